@@ -1,0 +1,94 @@
+"""keybearer: sign in to an Amazon Cognito user pool once, then call the API with httpx.
+
+    import keybearer
+
+    client = keybearer.OAuthClient.cognito(user_pool_id="us-east-1_AbCdEf123",
+                                           client_id="1example23456789")
+    client.login_password("alice", "Correct-Horse-1")
+    with client.http(base_url="https://abc123.execute-api.us-east-1.amazonaws.com/prod") as api:
+        api.get("/pets").raise_for_status()
+
+Public names are loaded on first use, so ``import keybearer`` stays cheap.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "Challenge",
+    "CustomChallenge",
+    "EmailOtp",
+    "FileStore",
+    "KeyringStore",
+    "MemoryStore",
+    "MfaSetup",
+    "NewPasswordRequired",
+    "OAuthClient",
+    "SelectMfaType",
+    "SmsMfa",
+    "SmsOtp",
+    "SoftwareTokenMfa",
+    "TokenSet",
+    "TokenStore",
+    "TotpSetup",
+    "errors",
+]
+
+_LAZY = {
+    "OAuthClient": "._client",
+    "TokenSet": "._tokens",
+    "Challenge": "._challenges",
+    "CustomChallenge": "._challenges",
+    "EmailOtp": "._challenges",
+    "MfaSetup": "._challenges",
+    "NewPasswordRequired": "._challenges",
+    "SelectMfaType": "._challenges",
+    "SmsMfa": "._challenges",
+    "SmsOtp": "._challenges",
+    "SoftwareTokenMfa": "._challenges",
+    "TotpSetup": ".flows.password",
+    "TokenStore": ".stores._base",
+    "MemoryStore": ".stores.memory",
+    "FileStore": ".stores.file",
+    "KeyringStore": ".stores.keyring",
+}
+
+if TYPE_CHECKING:
+    from . import errors
+    from ._challenges import (
+        Challenge,
+        CustomChallenge,
+        EmailOtp,
+        MfaSetup,
+        NewPasswordRequired,
+        SelectMfaType,
+        SmsMfa,
+        SmsOtp,
+        SoftwareTokenMfa,
+    )
+    from ._client import OAuthClient
+    from ._tokens import TokenSet
+    from .flows.password import TotpSetup
+    from .stores._base import TokenStore
+    from .stores.file import FileStore
+    from .stores.keyring import KeyringStore
+    from .stores.memory import MemoryStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "errors":
+        return import_module(".errors", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keybearer' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

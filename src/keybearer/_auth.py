@@ -1,0 +1,87 @@
+"""The httpx.Auth that puts the right token on every request to the API."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Generator
+
+import httpx
+
+from ._hosts import HostAllowList
+from ._session import Session
+from ._tokens import TokenSet
+from .errors import ConfigurationError
+
+logger = logging.getLogger("keybearer")
+
+
+def _replayable(request: httpx.Request) -> bool:
+    # A body already held in memory can be sent twice; a generator or file
+    # stream cannot, so such a request gets the 401 back instead of a retry.
+    return isinstance(request.stream, httpx.ByteStream)
+
+
+class KeybearerAuth(httpx.Auth):
+    """Adds ``Authorization`` to requests for allowed hosts.
+
+    Refreshes ahead of expiry, and after a 401 refreshes once and replays the
+    request once. Get one from ``OAuthClient.auth`` or ``OAuthClient.http()``.
+    """
+
+    def __init__(self, session: Session, allowed: HostAllowList) -> None:
+        self._session = session
+        self._allowed = allowed
+        self._send = session.config.send
+        self._prefix = f"{session.config.scheme} " if session.config.scheme else ""
+        self._last: tuple[TokenSet | None, str] = (None, "")
+
+    def __repr__(self) -> str:
+        return f"KeybearerAuth(send={self._send!r}, hosts={self._allowed!r})"
+
+    def _header(self, tokens: TokenSet) -> str:
+        last_tokens, header = self._last
+        if last_tokens is not tokens:
+            header = self._prefix + tokens.token(self._send)
+            self._last = (tokens, header)
+        return header
+
+    def _applies(self, request: httpx.Request) -> bool:
+        if self._allowed.permits(request.url):
+            return True
+        if not self._allowed:
+            raise ConfigurationError(
+                "this auth has no hosts to send tokens to: pass api_hosts=[...] to "
+                "OAuthClient.cognito(), or use client.http(base_url=...)"
+            )
+        logger.debug("not sending a token to %s: host not allowed", request.url.host)
+        return False
+
+    def sync_auth_flow(
+        self, request: httpx.Request
+    ) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._applies(request):
+            yield request
+            return
+        tokens = self._session.tokens_for_request()
+        request.headers["Authorization"] = self._header(tokens)
+        response = yield request
+        if response.status_code != 401 or not _replayable(request):
+            return
+        renewed = self._session.refresh(seen=tokens, rejected=True)
+        request.headers["Authorization"] = self._header(renewed)
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        if not self._applies(request):
+            yield request
+            return
+        tokens = self._session.fresh() or await self._session.atokens_for_request()
+        request.headers["Authorization"] = self._header(tokens)
+        response = yield request
+        if response.status_code != 401 or not _replayable(request):
+            return
+        renewed = await self._session.arefresh(seen=tokens, rejected=True)
+        request.headers["Authorization"] = self._header(renewed)
+        yield request

@@ -1,0 +1,99 @@
+"""One in-memory token cache per store key, shared by every client in the process.
+
+Users build a new ``OAuthClient`` per request or per notebook cell; keying the
+cache by (store, key) instead of by client object keeps "read the store once"
+and "one refresh at a time" true however many clients there are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import weakref
+
+from ._tokens import TokenSet
+from .errors import StoreError
+from .stores._base import TokenStore
+
+logger = logging.getLogger("keybearer")
+
+
+class TokenCache:
+    """The current tokens of one store key, loaded from the store at most once."""
+
+    def __init__(self, store: TokenStore, key: str) -> None:
+        self.store = store
+        self.key = key
+        self.tokens: TokenSet | None = None
+        """The cached tokens; read freely, replace only through :meth:`put`."""
+        self.loaded = False
+        self.refresh_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def load(self) -> TokenSet | None:
+        """The tokens, reading the store on first use only."""
+        if self.loaded:
+            return self.tokens
+        with self._load_lock:
+            if not self.loaded:
+                raw = self.store.load(self.key)
+                tokens = None
+                if raw is not None:
+                    try:
+                        tokens = TokenSet.from_json(raw)
+                    except StoreError as exc:
+                        # A damaged entry means "signed out", never a crash or half a session.
+                        logger.warning("ignoring the stored tokens for %s: %s", self.key, exc)
+                self.tokens = tokens
+                self.loaded = True
+        return self.tokens
+
+    def put(self, tokens: TokenSet) -> bool:
+        """Make ``tokens`` current, in memory first, then in the store.
+
+        Returns False when the store refused them: the session still works in
+        this process and the warning says the tokens were not persisted.
+        """
+        self.tokens = tokens
+        self.loaded = True
+        try:
+            self.store.save(self.key, tokens.to_json())
+        except StoreError as exc:
+            logger.warning(
+                "tokens for %s are in memory only; the store did not save them: %s", self.key, exc
+            )
+            return False
+        return True
+
+    def clear(self) -> None:
+        """Forget the tokens, in memory and in the store."""
+        self.tokens = None
+        self.loaded = True
+        self.store.delete(self.key)
+
+    def loop_lock(self) -> asyncio.Lock:
+        """The asyncio lock for the running loop (asyncio locks belong to one loop)."""
+        loop = asyncio.get_running_loop()
+        lock = self._loop_locks.get(loop)
+        if lock is None:
+            with self._load_lock:
+                lock = self._loop_locks.setdefault(loop, asyncio.Lock())
+        return lock
+
+
+_caches: dict[tuple[str, str], TokenCache] = {}
+_caches_lock = threading.Lock()
+
+
+def cache_for(store: TokenStore, key: str) -> TokenCache:
+    """The process-wide cache for ``key`` in the place ``store`` writes to."""
+    ident = (store.identity, key)
+    cache = _caches.get(ident)
+    if cache is None:
+        with _caches_lock:
+            cache = _caches.setdefault(ident, TokenCache(store, key))
+    return cache

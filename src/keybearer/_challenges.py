@@ -1,0 +1,245 @@
+"""Typed Cognito challenges: what Cognito wants answered before it hands out tokens.
+
+``login_password`` returns one of these instead of a ``TokenSet`` when Cognito
+answers with a challenge; ``OAuthClient.respond(challenge, ...)`` answers it.
+Each class says which keyword of ``respond`` it needs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import SecretStr
+
+from .errors import ChallengeAnswerError
+
+
+@dataclass(frozen=True, repr=False)
+class Challenge:
+    """A challenge Cognito sent back. ``session`` is secret and never shown.
+
+    ``username`` is the username Cognito knows (``ChallengeParameters.USERNAME``),
+    which every answer and its SECRET_HASH must use.
+    """
+
+    name: str
+    session: SecretStr
+    username: str
+    parameters: Mapping[str, str] = field(default_factory=dict)
+    available_challenges: tuple[str, ...] = ()
+
+    needs: ClassVar[str] = "responses={...} with the raw ChallengeResponses keys"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, username={self.username!r})"
+
+    __str__ = __repr__
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        """The ChallengeResponses keys for this challenge (without USERNAME/SECRET_HASH)."""
+        if not answers.responses:
+            raise ChallengeAnswerError(
+                f"Cognito's {self.name} challenge is not one keybearer knows; answer it with "
+                f"{self.needs}"
+            )
+        return dict(answers.responses)
+
+
+@dataclass(frozen=True)
+class _Answers:
+    code: str | None = None
+    new_password: str | None = field(default=None, repr=False)
+    attributes: Mapping[str, str] | None = None
+    mfa: str | None = None
+    answer: str | None = field(default=None, repr=False)
+    responses: Mapping[str, str] | None = field(default=None, repr=False)
+
+
+def _need(value: str | None, keyword: str, challenge: Challenge) -> str:
+    if not value:
+        raise ChallengeAnswerError(
+            f"answer the {challenge.name} challenge with respond(challenge, {keyword}=...)"
+        )
+    return value
+
+
+@dataclass(frozen=True, repr=False)
+class NewPasswordRequired(Challenge):
+    """The user signed in with a temporary password and must choose a new one.
+
+    Answer with ``new_password=`` and, for every name in ``required_attributes``,
+    a value in ``attributes={name: value}``.
+    """
+
+    required_attributes: tuple[str, ...] = ()
+    needs: ClassVar[str] = "new_password=... (and attributes={...} if required_attributes)"
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        extra = {"NEW_PASSWORD": _need(answers.new_password, "new_password", self)}
+        attributes = dict(answers.attributes or {})
+        missing = [name for name in self.required_attributes if not attributes.get(name)]
+        if missing:
+            raise ChallengeAnswerError(
+                "the NEW_PASSWORD_REQUIRED challenge also needs these user attributes: "
+                + ", ".join(missing)
+                + "; pass attributes={name: value}"
+            )
+        for name, value in attributes.items():
+            extra[f"userAttributes.{name}"] = value
+        return extra
+
+
+@dataclass(frozen=True, repr=False)
+class _CodeChallenge(Challenge):
+    response_key: ClassVar[str] = ""
+    needs: ClassVar[str] = "code='123456'"
+
+    @property
+    def destination(self) -> str | None:
+        """Where the code was sent, masked by Cognito (e.g. ``a***@e***``)."""
+        return self.parameters.get("CODE_DELIVERY_DESTINATION")
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        return {self.response_key: _need(answers.code, "code", self)}
+
+
+@dataclass(frozen=True, repr=False)
+class SoftwareTokenMfa(_CodeChallenge):
+    """Enter the current code from the user's authenticator app (``code=``)."""
+
+    response_key: ClassVar[str] = "SOFTWARE_TOKEN_MFA_CODE"
+
+
+@dataclass(frozen=True, repr=False)
+class SmsMfa(_CodeChallenge):
+    """Enter the code Cognito sent by SMS (``code=``)."""
+
+    response_key: ClassVar[str] = "SMS_MFA_CODE"
+
+
+@dataclass(frozen=True, repr=False)
+class EmailOtp(_CodeChallenge):
+    """Enter the code Cognito sent by email (``code=``)."""
+
+    response_key: ClassVar[str] = "EMAIL_OTP_CODE"
+
+
+@dataclass(frozen=True, repr=False)
+class SmsOtp(_CodeChallenge):
+    """Enter the one-time code Cognito sent by SMS (``code=``)."""
+
+    response_key: ClassVar[str] = "SMS_OTP_CODE"
+
+
+@dataclass(frozen=True, repr=False)
+class SelectMfaType(Challenge):
+    """Choose one of ``options`` (e.g. ``"SOFTWARE_TOKEN_MFA"``) with ``mfa=``."""
+
+    options: tuple[str, ...] = ()
+    needs: ClassVar[str] = "mfa='SOFTWARE_TOKEN_MFA' (one of challenge.options)"
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        choice = _need(answers.mfa, "mfa", self)
+        if self.options and choice not in self.options:
+            raise ChallengeAnswerError(
+                f"mfa={choice!r} is not offered; choose one of: {', '.join(self.options)}"
+            )
+        return {"ANSWER": choice}
+
+
+@dataclass(frozen=True, repr=False)
+class MfaSetup(Challenge):
+    """The pool requires MFA and the user has none yet.
+
+    ``options`` lists what can be set up (``MFAS_CAN_SETUP``). For an
+    authenticator app: ``setup = client.begin_totp_setup(challenge)``, show
+    ``setup.secret`` or its ``uri()`` to the user, then
+    ``client.respond(setup, code=...)`` with a code from the app.
+    """
+
+    options: tuple[str, ...] = ()
+    needs: ClassVar[str] = "client.begin_totp_setup(challenge), then respond(setup, code=...)"
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        raise ChallengeAnswerError(
+            "answer MFA_SETUP with setup = client.begin_totp_setup(challenge), then "
+            "client.respond(setup, code=...)"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class CustomChallenge(Challenge):
+    """A challenge defined by the pool's Lambda triggers; answer with ``answer=``."""
+
+    needs: ClassVar[str] = "answer='...'"
+
+    def answer(self, answers: _Answers) -> dict[str, str]:
+        extra = {"ANSWER": _need(answers.answer, "answer", self)}
+        extra.update(answers.responses or {})
+        return extra
+
+
+_CLASSES: dict[str, type[Challenge]] = {
+    "NEW_PASSWORD_REQUIRED": NewPasswordRequired,
+    "SOFTWARE_TOKEN_MFA": SoftwareTokenMfa,
+    "SMS_MFA": SmsMfa,
+    "EMAIL_OTP": EmailOtp,
+    "SMS_OTP": SmsOtp,
+    "SELECT_MFA_TYPE": SelectMfaType,
+    "MFA_SETUP": MfaSetup,
+    "CUSTOM_CHALLENGE": CustomChallenge,
+}
+
+
+def _json_list(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return ()
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return ()
+    if not isinstance(value, list):
+        return ()
+    return tuple(item for item in value if isinstance(item, str))
+
+
+def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challenge:
+    """The typed challenge in an InitiateAuth/RespondToAuthChallenge answer."""
+    from .errors import ProtocolError
+
+    name = body.get("ChallengeName")
+    session = body.get("Session")
+    if not isinstance(name, str) or not isinstance(session, str) or not session:
+        raise ProtocolError("Cognito sent a challenge without a name or a session")
+    raw = body.get("ChallengeParameters")
+    parameters = (
+        {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
+        if isinstance(raw, dict)
+        else {}
+    )
+    available = body.get("AvailableChallenges")
+    common: dict[str, Any] = {
+        "name": name,
+        "session": SecretStr(session),
+        # Cognito checks later calls against its own username, not the alias typed.
+        "username": parameters.get("USERNAME") or parameters.get("USER_ID_FOR_SRP") or username,
+        "parameters": parameters,
+        "available_challenges": tuple(a for a in available if isinstance(a, str))
+        if isinstance(available, list)
+        else (),
+    }
+    cls = _CLASSES.get(name, Challenge)
+    if cls is NewPasswordRequired:
+        required = tuple(
+            item.removeprefix("userAttributes.")
+            for item in _json_list(parameters.get("requiredAttributes"))
+        )
+        return NewPasswordRequired(**common, required_attributes=required)
+    if cls is SelectMfaType:
+        return SelectMfaType(**common, options=_json_list(parameters.get("MFAS_CAN_CHOOSE")))
+    if cls is MfaSetup:
+        return MfaSetup(**common, options=_json_list(parameters.get("MFAS_CAN_SETUP")))
+    return cls(**common)

@@ -1,0 +1,107 @@
+"""Validated settings for a Cognito user pool app client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from ._urls import check_secure_url
+from .errors import ConfigurationError
+
+# A region ("us-east-1", "us-gov-west-1", "eu-central-2") and an id part.
+_POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
+# Cognito app client ids are 1-128 word characters (plus '+' per the API model).
+_CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
+
+Send = Literal["id", "access"]
+
+
+class CognitoConfig(BaseModel):
+    """Everything keybearer needs to talk to one Cognito user pool app client.
+
+    Built by :meth:`keybearer.OAuthClient.cognito`; the endpoints default to
+    AWS's and each can be overridden (a VPC endpoint, or a local stand-in in
+    tests) while the expected issuer stays AWS's.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user_pool_id: str
+    client_id: str
+    client_secret: SecretStr | None = None
+    region: str = ""
+    idp_url: str = ""
+    issuer: str = ""
+    jwks_url: str = ""
+    send: Send = "id"
+    scheme: str | None = "Bearer"
+    api_hosts: tuple[str, ...] = ()
+    refresh_ahead: float = Field(default=120.0, ge=60.0)
+    rotate_refresh_tokens: bool = False
+    timeout: float = Field(default=30.0, gt=0)
+    profile: str = Field(default="default", min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derive_endpoints(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        pool_id = data.get("user_pool_id")
+        if not isinstance(pool_id, str) or not (match := _POOL_ID.match(pool_id.strip())):
+            raise ValueError(
+                "user_pool_id must look like '<region>_<id>', e.g. 'us-east-1_AbCdEf123'; "
+                f"got {pool_id!r}"
+            )
+        data = dict(data)
+        data["user_pool_id"] = pool_id = pool_id.strip()
+        region = data.get("region") or match["region"]
+        data["region"] = region
+        data["idp_url"] = data.get("idp_url") or f"https://cognito-idp.{region}.amazonaws.com/"
+        data["issuer"] = (
+            data.get("issuer") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+        )
+        data["jwks_url"] = data.get("jwks_url") or f"{data['issuer']}/.well-known/jwks.json"
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> CognitoConfig:
+        if not _CLIENT_ID.match(self.client_id):
+            raise ValueError(
+                "client_id must be the app client id from the Cognito console "
+                f"(1-128 letters, digits or underscores); got {self.client_id!r}"
+            )
+        if self.client_secret is not None and not self.client_secret.get_secret_value():
+            raise ValueError("client_secret is empty; pass None for an app client without one")
+        check_secure_url(self.idp_url, what="idp_url")
+        check_secure_url(self.jwks_url, what="jwks_url")
+        if self.scheme is not None and (not self.scheme or any(c.isspace() for c in self.scheme)):
+            raise ValueError(
+                f"scheme must be a single word such as 'Bearer', or None; got {self.scheme!r}"
+            )
+        return self
+
+    @property
+    def store_key(self) -> str:
+        """Where this client's tokens live: pool, app client and profile."""
+        return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}"
+
+
+def build_config(model: type[BaseModel], values: dict[str, Any]) -> Any:
+    """Validate ``values``; turn pydantic's error into one readable ConfigurationError.
+
+    Input values are left out of the message on purpose: one of them may be a
+    client secret. The validators above quote the values that are safe to quote.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "configuration"
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"{where}: {message}" if where != "configuration" else message)
+        raise ConfigurationError(
+            "invalid keybearer configuration: " + "; ".join(problems)
+        ) from None

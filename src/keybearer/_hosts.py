@@ -1,0 +1,57 @@
+"""Which hosts may receive the token."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import httpx
+
+from ._urls import is_loopback_host
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _parse_entry(entry: str) -> tuple[str, int | None]:
+    text = entry.strip()
+    if "://" in text:
+        url = httpx.URL(text)
+        return url.host.lower(), url.port
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        return host.strip("[]").lower(), int(port)
+    return text.strip("[]").lower(), None
+
+
+class HostAllowList:
+    """Hosts (``api.example.com``, ``api.example.com:8443`` or a URL) a token may go to.
+
+    A token only travels over https, or plain http to this machine. An entry
+    without a port allows any port of that host.
+    """
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self._entries = frozenset(_parse_entry(entry) for entry in entries if entry.strip())
+        self._decided: dict[tuple[str, str, int | None], bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def __repr__(self) -> str:
+        shown = sorted(f"{host}:{port}" if port else host for host, port in self._entries)
+        return f"HostAllowList({shown})"
+
+    def permits(self, url: httpx.URL) -> bool:
+        key = (url.scheme, url.host, url.port)
+        decided = self._decided.get(key)
+        if decided is None:
+            decided = self._decide(*key)
+            if len(self._decided) < 256:
+                self._decided[key] = decided
+        return decided
+
+    def _decide(self, scheme: str, host: str, port: int | None) -> bool:
+        host = host.lower()
+        if scheme != "https" and not (scheme == "http" and is_loopback_host(host)):
+            return False
+        effective = port if port is not None else _DEFAULT_PORTS.get(scheme)
+        return (host, None) in self._entries or (host, effective) in self._entries

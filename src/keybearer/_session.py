@@ -1,0 +1,212 @@
+"""The signed-in session behind a client: current tokens, single-flight refresh.
+
+Many threads or tasks can find the token stale at once; exactly one of them
+refreshes while the others wait and reuse the result. Sync callers take the
+cache's thread lock. Async callers first queue on a per-loop asyncio lock (so
+one task per loop contends), then take the same thread lock without blocking
+the loop, so threads, tasks and several loops all share one refresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import httpx
+
+from ._cache import TokenCache
+from ._config import CognitoConfig
+from ._drive import run_async, run_sync
+from ._tokens import TokenSet
+from .errors import LoginRequiredError, TransientError
+from .flows import Flow
+from .flows.refresh import refresh as refresh_flow
+
+logger = logging.getLogger("keybearer")
+
+T = TypeVar("T")
+
+# How long a waiter trusts another refresher before refreshing itself. Longer
+# than any refresh can take (its timeout), so it only ends a true deadlock,
+# such as sync code run on the event loop thread while a task holds the lock.
+_LOCK_GRACE = 5.0
+
+
+class Session:
+    """Tokens for one config and cache, plus the HTTP plumbing to renew them."""
+
+    def __init__(
+        self, config: CognitoConfig, cache: TokenCache, clock: Callable[[], float]
+    ) -> None:
+        self.config = config
+        self.cache = cache
+        self.clock = clock
+        self._ahead = config.refresh_ahead
+        self._ssl: ssl.SSLContext | None = None
+        self._sync_http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+
+    # -- the per-request path: a read, no lock, no I/O while the token is fresh --
+
+    def fresh(self) -> TokenSet | None:
+        """The current tokens if they need no refresh, else None."""
+        tokens = self.cache.tokens
+        if tokens is not None and self.clock() < tokens.expires_at - self._ahead:
+            return tokens
+        return None
+
+    def needs_refresh(self, tokens: TokenSet) -> bool:
+        return self.clock() >= tokens.expires_at - self._ahead
+
+    def tokens_for_request(self) -> TokenSet:
+        tokens = self.fresh()
+        if tokens is not None:
+            return tokens
+        tokens = self._require(self.cache.load())
+        if self.needs_refresh(tokens):
+            tokens = self.refresh(seen=tokens, rejected=False)
+        return tokens
+
+    async def atokens_for_request(self) -> TokenSet:
+        tokens = self.fresh()
+        if tokens is not None:
+            return tokens
+        if not self.cache.loaded:
+            # A keyring read can block (D-Bus, a file): keep it off the loop.
+            await asyncio.to_thread(self.cache.load)
+        tokens = self._require(self.cache.tokens)
+        if self.needs_refresh(tokens):
+            tokens = await self.arefresh(seen=tokens, rejected=False)
+        return tokens
+
+    def _require(self, tokens: TokenSet | None) -> TokenSet:
+        if tokens is None:
+            raise LoginRequiredError(
+                f"not signed in (user pool {self.config.user_pool_id}, app client "
+                f"{self.config.client_id}, profile {self.config.profile!r}): "
+                "call login_password() first"
+            )
+        return tokens
+
+    # -- refresh, single-flight --
+
+    def _decide(self, seen: TokenSet | None, rejected: bool) -> TokenSet | None:
+        """Inside the lock: the tokens to use without refreshing, if any.
+
+        ``seen`` is what the caller found stale (or what the API rejected).
+        If another caller has replaced it meanwhile, that result is reused.
+        """
+        current = self._require(self.cache.load())
+        if seen is None:
+            return None  # an explicit refresh() always refreshes
+        if current is not seen:
+            return current
+        if not rejected and not self.needs_refresh(current):
+            return current
+        return None
+
+    def _keep_on_failure(
+        self, current: TokenSet, seen: TokenSet | None, rejected: bool, exc: TransientError
+    ) -> bool:
+        # An automatic refresh that fails transiently while the token still
+        # works (inside the refresh window) should not fail the caller's
+        # request. An explicit refresh() reports the failure.
+        if seen is not None and not rejected and current.expires_at > self.clock():
+            logger.warning(
+                "refresh failed (%s); using the current token, which is still valid", exc
+            )
+            return True
+        return False
+
+    def refresh(self, *, seen: TokenSet | None, rejected: bool) -> TokenSet:
+        """Refresh unless another caller already did; see :meth:`_decide`."""
+        acquired = self.cache.refresh_lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
+        try:
+            ready = self._decide(seen, rejected)
+            if ready is not None:
+                return ready
+            current = self._require(self.cache.tokens)
+            try:
+                tokens = run_sync(refresh_flow(self.config, current, self.clock), self.sync_http())
+            except TransientError as exc:
+                if self._keep_on_failure(current, seen, rejected, exc):
+                    return current
+                raise
+            self.cache.put(tokens)
+            logger.info("refreshed the tokens for %s", self.cache.key)
+            return tokens
+        finally:
+            if acquired:
+                self.cache.refresh_lock.release()
+
+    async def arefresh(self, *, seen: TokenSet | None, rejected: bool) -> TokenSet:
+        async with self.cache.loop_lock():
+            acquired = await self._acquire_thread_lock()
+            try:
+                if not self.cache.loaded:
+                    await asyncio.to_thread(self.cache.load)
+                ready = self._decide(seen, rejected)
+                if ready is not None:
+                    return ready
+                current = self._require(self.cache.tokens)
+                try:
+                    tokens = await self.run_async(refresh_flow(self.config, current, self.clock))
+                except TransientError as exc:
+                    if self._keep_on_failure(current, seen, rejected, exc):
+                        return current
+                    raise
+                await asyncio.to_thread(self.cache.put, tokens)
+                logger.info("refreshed the tokens for %s", self.cache.key)
+                return tokens
+            finally:
+                if acquired:
+                    self.cache.refresh_lock.release()
+
+    async def _acquire_thread_lock(self) -> bool:
+        lock = self.cache.refresh_lock
+        deadline = time.monotonic() + self.config.timeout + _LOCK_GRACE
+        delay = 0.001
+        while not lock.acquire(blocking=False):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+        return True
+
+    # -- talking to the provider --
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        # Building a context reads the CA bundle (tens of ms): do it once.
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
+
+    def sync_http(self) -> httpx.Client:
+        if self._sync_http is None:
+            with self._http_lock:
+                if self._sync_http is None:
+                    self._sync_http = httpx.Client(
+                        verify=self._ssl_context(), timeout=self.config.timeout
+                    )
+        return self._sync_http
+
+    def run_sync(self, flow: Flow[T]) -> T:
+        return run_sync(flow, self.sync_http())
+
+    async def run_async(self, flow: Flow[T]) -> T:
+        if self._ssl is None:
+            await asyncio.to_thread(self._ssl_context)
+        async with httpx.AsyncClient(
+            verify=self._ssl_context(), timeout=self.config.timeout
+        ) as http:
+            return await run_async(flow, http)
+
+    def close(self) -> None:
+        if self._sync_http is not None:
+            self._sync_http.close()
+            self._sync_http = None

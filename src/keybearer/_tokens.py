@@ -1,0 +1,136 @@
+"""TokenSet: the tokens of one signed-in session, with a redacted face."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+
+from ._jwt import unverified_claims
+from .errors import StoreError
+
+Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
+"""How the session was obtained, which decides how it is refreshed:
+
+- ``password``: cognito-idp ``InitiateAuth`` (refresh with ``REFRESH_TOKEN_AUTH``)
+- ``rotating``: as ``password``, for an app client that rotates refresh tokens
+  (refresh with ``GetTokensFromRefreshToken``)
+- ``hosted_ui``: the OAuth token endpoint (refresh with ``grant_type=refresh_token``)
+- ``implicit``: a browser redirect; there is no refresh token
+"""
+
+_FORMAT_VERSION = 1
+
+
+def _tail(secret: SecretStr | None) -> str:
+    if secret is None:
+        return "none"
+    value = secret.get_secret_value()
+    # Four characters of a JWT signature identify a token in logs without
+    # making it usable; shorter values are shown as fully hidden.
+    return f"…{value[-4:]}" if len(value) >= 32 else "…"
+
+
+class TokenSet(BaseModel):
+    """ID, access and refresh tokens, their absolute expiry and where they came from.
+
+    ``repr()``/``str()`` never show a token: only its last four characters and
+    the expiry. The claims (``sub``, ``username``, ``scope``...) are read from the
+    tokens *without* verifying them; they describe, they do not authorize.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    access_token: SecretStr
+    id_token: SecretStr | None = None
+    refresh_token: SecretStr | None = None
+    expires_at: float
+    """Seconds since the epoch, by the local clock at the time the tokens arrived."""
+    token_type: str = "Bearer"
+    origin: Origin = "password"
+    username: str | None = None
+    """The provider's own username (for Cognito the ``cognito:username`` claim),
+    which Cognito's ``SECRET_HASH`` on refresh must be computed from."""
+
+    @cached_property
+    def id_claims(self) -> dict[str, Any]:
+        """Unverified claims of the ID token (``{}`` when there is none)."""
+        return unverified_claims(self.id_token.get_secret_value()) if self.id_token else {}
+
+    @cached_property
+    def access_claims(self) -> dict[str, Any]:
+        """Unverified claims of the access token (``{}`` when it is opaque)."""
+        return unverified_claims(self.access_token.get_secret_value())
+
+    @property
+    def sub(self) -> str | None:
+        value = self.id_claims.get("sub") or self.access_claims.get("sub")
+        return str(value) if value is not None else None
+
+    @property
+    def scopes(self) -> tuple[str, ...]:
+        """The access token's ``scope`` claim, split on spaces."""
+        scope = self.access_claims.get("scope")
+        return tuple(scope.split()) if isinstance(scope, str) else ()
+
+    @property
+    def expires_at_datetime(self) -> _dt.datetime:
+        return _dt.datetime.fromtimestamp(self.expires_at, tz=_dt.timezone.utc)
+
+    def expires_in(self, now: float) -> float:
+        """Seconds left at ``now`` (negative once expired)."""
+        return self.expires_at - now
+
+    def token(self, kind: Literal["id", "access"]) -> str:
+        """The raw ID or access token. Handle with care: this is the secret."""
+        if kind == "access":
+            return self.access_token.get_secret_value()
+        if self.id_token is None:
+            from .errors import LoginRequiredError
+
+            raise LoginRequiredError(
+                "this session has no ID token (was the 'openid' scope requested?); "
+                "send the access token instead with send='access'"
+            )
+        return self.id_token.get_secret_value()
+
+    def __repr__(self) -> str:
+        expiry = self.expires_at_datetime.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            f"TokenSet(origin={self.origin!r}, username={self.username!r}, "
+            f"id_token={_tail(self.id_token)!r}, access_token={_tail(self.access_token)!r}, "
+            f"refresh_token={'set' if self.refresh_token else 'none'}, expires_at={expiry})"
+        )
+
+    __str__ = __repr__
+
+    def to_json(self) -> str:
+        """Serialize *with* the secrets, for a token store. Never log the result."""
+        data: dict[str, Any] = {
+            "v": _FORMAT_VERSION,
+            "access_token": self.access_token.get_secret_value(),
+            "id_token": self.id_token.get_secret_value() if self.id_token else None,
+            "refresh_token": self.refresh_token.get_secret_value() if self.refresh_token else None,
+            "expires_at": self.expires_at,
+            "token_type": self.token_type,
+            "origin": self.origin,
+            "username": self.username,
+        }
+        return json.dumps(data, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> TokenSet:
+        """Parse what :meth:`to_json` wrote; a damaged value raises ``StoreError``."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or data.get("v") != _FORMAT_VERSION:
+                raise ValueError("unknown format")
+            return cls.model_validate(data)
+        except (ValueError, ValidationError, RecursionError) as exc:
+            # The message names the problem, never the stored text (it holds tokens).
+            raise StoreError(
+                f"the stored token set is damaged or from an unknown version ({type(exc).__name__})"
+            ) from None

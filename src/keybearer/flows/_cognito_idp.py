@@ -1,0 +1,262 @@
+"""The cognito-idp JSON API: building calls, reading answers, mapping errors."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+import httpx
+
+from .._challenges import Challenge, challenge_from_response
+from .._config import CognitoConfig
+from .._jwt import unverified_claims
+from .._tokens import TokenSet
+from ..errors import (
+    CodeMismatchError,
+    ConfigurationError,
+    InvalidCredentialsError,
+    InvalidPasswordError,
+    KeybearerError,
+    LoginError,
+    LoginRequiredError,
+    PasswordResetRequiredError,
+    ProtocolError,
+    ProviderError,
+    ServiceError,
+    ThrottledError,
+    UserNotConfirmedError,
+    UserNotFoundError,
+)
+
+_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
+# Cognito answers are small; anything far larger is not Cognito talking.
+_MAX_BODY = 1 << 20
+
+
+class Purpose(Enum):
+    """What a call was for; the same Cognito error means different things."""
+
+    LOGIN = "login"
+    REFRESH = "refresh"
+    OTHER = "other"
+
+
+def secret_hash(username: str, client_id: str, client_secret: str) -> str:
+    """Cognito's SECRET_HASH: Base64(HMAC-SHA256(secret, username + client id))."""
+    digest = hmac.new(
+        client_secret.encode(), (username + client_id).encode(), hashlib.sha256
+    ).digest()
+    return base64.b64encode(digest).decode()
+
+
+def with_secret_hash(
+    config: CognitoConfig, username: str, params: dict[str, str]
+) -> dict[str, str]:
+    if config.client_secret is not None:
+        params["SECRET_HASH"] = secret_hash(
+            username, config.client_id, config.client_secret.get_secret_value()
+        )
+    return params
+
+
+def request(config: CognitoConfig, operation: str, body: Mapping[str, Any]) -> httpx.Request:
+    """A cognito-idp call. These operations are unsigned: no AWS credentials involved."""
+    return httpx.Request(
+        "POST",
+        config.idp_url,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": _TARGET_PREFIX + operation,
+            "Cache-Control": "no-store",
+        },
+        content=json.dumps(body, separators=(",", ":")).encode(),
+        extensions={"timeout": httpx.Timeout(config.timeout).as_dict()},
+    )
+
+
+def _error_code(response: httpx.Response, body: Any) -> str | None:
+    # The order AWS's own SDKs use: the header, then `code`, then `__type`.
+    raw = response.headers.get("x-amzn-errortype")
+    if not raw and isinstance(body, dict):
+        raw = body.get("code") or body.get("__type")
+    if not isinstance(raw, str) or not raw:
+        return None
+    raw = raw.split(":", 1)[0].split(",", 1)[0]
+    return raw.rsplit("#", 1)[-1].strip() or None
+
+
+def _error_message(body: Any) -> str | None:
+    if isinstance(body, dict):
+        message = body.get("message") or body.get("Message")
+        if isinstance(message, str):
+            return message[:500]
+    return None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _load_json(response: httpx.Response) -> Any:
+    if len(response.content) > _MAX_BODY:
+        raise ProtocolError(
+            f"Cognito's answer was {len(response.content)} bytes, far larger than any "
+            "cognito-idp response",
+            status_code=response.status_code,
+        )
+    try:
+        return json.loads(response.content)
+    except (ValueError, RecursionError):
+        return None
+
+
+def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> KeybearerError:
+    """The typed error for a failed cognito-idp call."""
+    code = _error_code(response, body)
+    text = _error_message(body)
+    status = response.status_code
+    said = f": {text}" if text else ""
+    kwargs: dict[str, Any] = {"code": code, "provider_message": text, "status_code": status}
+
+    if code in ("TooManyRequestsException", "LimitExceededException") or status == 429:
+        return ThrottledError(
+            f"Cognito is throttling this client ({code or status}){said}",
+            retry_after=_retry_after(response),
+            **kwargs,
+        )
+    if code == "InternalErrorException" or status >= 500:
+        return ServiceError(f"Cognito failed on its side ({code or status}){said}", **kwargs)
+    if code is None:
+        return ProtocolError(
+            f"Cognito answered HTTP {status} without an error type; is idp_url right?", **kwargs
+        )
+    lowered = (text or "").lower()
+    if code == "NotAuthorizedException" and "secret hash" in lowered:
+        return ConfigurationError(
+            f"Cognito could not verify the SECRET_HASH{said} Check client_secret: an app "
+            "client with a secret needs it, one without must not get one.",
+            **kwargs,
+        )
+    if code == "NotAuthorizedException" and "not enabled" in lowered:
+        return ConfigurationError(
+            f"the app client does not allow this sign-in flow{said} Enable it in the app "
+            "client's authentication flows (ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH).",
+            **kwargs,
+        )
+    if code == "ResourceNotFoundException":
+        return ConfigurationError(
+            f"Cognito does not know this user pool or app client{said}", **kwargs
+        )
+    if purpose is Purpose.REFRESH and code in (
+        "NotAuthorizedException",
+        "RefreshTokenReuseException",
+        "UserNotFoundException",
+        "PasswordResetRequiredException",
+    ):
+        return LoginRequiredError(
+            f"the session has ended and cannot be refreshed ({code}){said} Log in again.",
+            **kwargs,
+        )
+    login_errors: dict[str, type[LoginError]] = {
+        "NotAuthorizedException": InvalidCredentialsError,
+        "UserNotFoundException": UserNotFoundError,
+        "UserNotConfirmedException": UserNotConfirmedError,
+        "PasswordResetRequiredException": PasswordResetRequiredError,
+        "CodeMismatchException": CodeMismatchError,
+        "ExpiredCodeException": CodeMismatchError,
+        "InvalidPasswordException": InvalidPasswordError,
+    }
+    if code in login_errors:
+        return login_errors[code](f"Cognito refused the request ({code}){said}", **kwargs)
+    return ProviderError(f"Cognito answered with an error ({code}){said}", **kwargs)
+
+
+def parse(response: httpx.Response, purpose: Purpose) -> dict[str, Any]:
+    """The JSON body of a successful call; raise the typed error otherwise."""
+    body = _load_json(response)
+    if response.status_code != 200:
+        raise error_for(response, body, purpose)
+    if not isinstance(body, dict):
+        raise ProtocolError(
+            "Cognito's answer is not a JSON object"
+            f" (content type {response.headers.get('content-type', 'none')!r})",
+            status_code=response.status_code,
+        )
+    return body
+
+
+def _required_str(data: Mapping[str, Any], field: str) -> str:
+    value = data.get(field)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(f"Cognito's AuthenticationResult has no {field}")
+    return value
+
+
+def tokens_from_result(
+    result: Any,
+    *,
+    config: CognitoConfig,
+    now: float,
+    previous: TokenSet | None = None,
+    username_hint: str | None = None,
+) -> TokenSet:
+    """Build a TokenSet from ``AuthenticationResult``.
+
+    A refresh answer usually has no ``RefreshToken``: the old one stays valid
+    and is kept. The username is the one Cognito knows (the token's claim), not
+    what the user typed, since that is what SECRET_HASH on refresh must use.
+    """
+    if not isinstance(result, dict):
+        raise ProtocolError("Cognito's answer has neither AuthenticationResult nor a challenge")
+    access = _required_str(result, "AccessToken")
+    id_token = result.get("IdToken")
+    refresh = result.get("RefreshToken")
+    expires_in = result.get("ExpiresIn", 3600)
+    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
+        raise ProtocolError("Cognito's AuthenticationResult has an invalid ExpiresIn")
+    if refresh is None and previous is not None and previous.refresh_token is not None:
+        refresh = previous.refresh_token.get_secret_value()
+    claimed = unverified_claims(access).get("username")
+    if not claimed and isinstance(id_token, str):
+        claimed = unverified_claims(id_token).get("cognito:username")
+    username = claimed if isinstance(claimed, str) and claimed else None
+    return TokenSet(
+        access_token=access,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        expires_at=now + float(expires_in),
+        token_type=str(result.get("TokenType") or "Bearer"),
+        origin="rotating" if config.rotate_refresh_tokens else "password",
+        username=username or (previous.username if previous else None) or username_hint,
+    )
+
+
+def outcome(
+    body: dict[str, Any],
+    *,
+    config: CognitoConfig,
+    username: str,
+    now: float,
+) -> TokenSet | Challenge:
+    """Tokens, or the challenge Cognito wants answered next."""
+    if "AuthenticationResult" in body and body["AuthenticationResult"] is not None:
+        return tokens_from_result(
+            body["AuthenticationResult"],
+            config=config,
+            now=now,
+            username_hint=username,
+        )
+    if isinstance(body.get("ChallengeName"), str):
+        return challenge_from_response(body, username=username)
+    raise ProtocolError("Cognito's answer has neither AuthenticationResult nor a challenge")

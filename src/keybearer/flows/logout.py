@@ -1,0 +1,25 @@
+"""Ending a session at Cognito: RevokeToken and GlobalSignOut."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .._config import CognitoConfig
+from .._tokens import TokenSet
+from . import Flow
+from ._cognito_idp import Purpose, parse, request
+
+
+def revoke(config: CognitoConfig, tokens: TokenSet, *, everywhere: bool) -> Flow[None]:
+    """Revoke the refresh token (and what was minted from it); optionally sign out globally.
+
+    GlobalSignOut goes first: it needs the access token, which RevokeToken kills.
+    """
+    if everywhere:
+        body: dict[str, Any] = {"AccessToken": tokens.access_token.get_secret_value()}
+        parse((yield request(config, "GlobalSignOut", body)), Purpose.OTHER)
+    if tokens.refresh_token is not None:
+        body = {"Token": tokens.refresh_token.get_secret_value(), "ClientId": config.client_id}
+        if config.client_secret is not None:
+            body["ClientSecret"] = config.client_secret.get_secret_value()
+        parse((yield request(config, "RevokeToken", body)), Purpose.OTHER)

@@ -1,0 +1,15 @@
+"""Where keybearer keeps tokens between processes.
+
+:class:`KeyringStore` (the OS keyring) is the default; :class:`FileStore` and
+:class:`MemoryStore` are explicit alternatives. Any object that speaks the
+:class:`TokenStore` protocol can stand in for them.
+"""
+
+from __future__ import annotations
+
+from keybearer.stores._base import TokenStore
+from keybearer.stores.file import FileStore
+from keybearer.stores.keyring import KeyringStore
+from keybearer.stores.memory import MemoryStore
+
+__all__ = ["FileStore", "KeyringStore", "MemoryStore", "TokenStore"]

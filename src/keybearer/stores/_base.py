@@ -1,0 +1,33 @@
+"""The one small protocol every token store speaks."""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+
+@runtime_checkable
+class TokenStore(Protocol):
+    """Where a serialized token set lives between processes.
+
+    A store keeps opaque strings under string keys. keybearer reads a key once
+    per process and caches the tokens in memory, so a store need not be fast;
+    it must not lose data: ``save`` replaces the whole value or nothing.
+    ``identity`` names the place the store writes to (a keyring service, a file
+    path), so that two store objects pointing at the same place share one
+    in-memory token cache.
+    """
+
+    @property
+    def identity(self) -> str: ...
+
+    def load(self, key: str) -> str | None:
+        """The value saved under ``key``, or ``None`` when there is none."""
+        ...
+
+    def save(self, key: str, value: str) -> None:
+        """Save ``value`` under ``key``, replacing what was there."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove ``key``; removing a missing key is not an error."""
+        ...

@@ -1,0 +1,60 @@
+"""Cognito's documented answers, for pytest-httpx replays of what moto cannot show."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from typing import Any
+
+IDP = "https://cognito-idp.us-east-1.amazonaws.com/"
+POOL = "us-east-1_AbCdEf123"
+CLIENT = "1example23456789"
+SECRET = "s3cr3t+client+secret+value0123456789abcdefghij"
+ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
+
+
+def fake_jwt(claims: dict[str, Any]) -> str:
+    """A JWT-shaped token with the given claims and a dummy signature."""
+
+    def part(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+    return f"{part({'kid': 'k1', 'alg': 'RS256'})}.{part(claims)}.{'s' * 43}"
+
+
+def auth_result(
+    username: str = "7d8ca528-4931-4254-9273-ea5ee853f271",
+    *,
+    refresh: str | None = "opaque-refresh-token-" + "r" * 40,
+    serial: int = 1,
+) -> dict[str, Any]:
+    now = int(time.time())
+    common = {"sub": username, "iss": ISSUER, "iat": now, "exp": now + 3600, "jti": f"j{serial}"}
+    result: dict[str, Any] = {
+        "AccessToken": fake_jwt(
+            {
+                **common,
+                "token_use": "access",
+                "client_id": CLIENT,
+                "username": username,
+                "scope": "aws.cognito.signin.user.admin",
+            }
+        ),
+        "IdToken": fake_jwt(
+            {**common, "token_use": "id", "aud": CLIENT, "cognito:username": username}
+        ),
+        "ExpiresIn": 3600,
+        "TokenType": "Bearer",
+    }
+    if refresh is not None:
+        result["RefreshToken"] = refresh
+    return {"AuthenticationResult": result, "ChallengeParameters": {}}
+
+
+def error(error_type: str, message: str) -> dict[str, Any]:
+    return {"__type": error_type, "message": message}
+
+
+def target(operation: str) -> dict[str, str]:
+    return {"X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}"}
