@@ -418,7 +418,6 @@ def test_no_keyring_backend_raises_unavailable_naming_both_alternatives(
         assert "No OS keyring backend is available" in message
         assert "keybearer.FileStore(path)" in message
         assert "keybearer.MemoryStore()" in message
-        assert "keyrings.alt" in message
         assert "PYTHON_KEYRING_BACKEND" in message
 
 
@@ -432,12 +431,31 @@ def test_default_backend_is_looked_up_on_first_use_not_at_construction(
 
 
 def test_default_backend_is_used_when_none_is_passed(
-    default_keyring: Callable[[KeyringBackend], None], tmp_path: Path
+    default_keyring: Callable[[KeyringBackend], None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # A plain-text backend counts only when the user names it.
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     backend = plaintext_keyring(tmp_path)
     default_keyring(backend)
     KeyringStore(SERVICE).save(KEY, "v")
     assert backend.get_password(SERVICE, KEY) == "v"
+
+
+def test_a_plain_text_backend_keyring_falls_back_to_is_refused(
+    default_keyring: Callable[[KeyringBackend], None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PYTHON_KEYRING_BACKEND", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "no-keyringrc"))
+    backend = plaintext_keyring(tmp_path)
+    default_keyring(backend)
+
+    with pytest.raises(KeyringUnavailableError, match="PlaintextKeyring"):
+        KeyringStore(SERVICE).save(KEY, "v")
+    assert backend.get_password(SERVICE, KEY) is None
 
 
 def test_backend_unfit_for_this_machine_is_unavailable_and_checked_once() -> None:

@@ -14,8 +14,9 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 def _parse_entry(entry: str) -> tuple[str, int | None]:
     text = entry.strip()
     if "://" in text:
+        # A URL names one origin: its port is pinned, defaulting by scheme.
         url = httpx.URL(text)
-        return url.host.lower(), url.port
+        return url.host.lower(), url.port or _DEFAULT_PORTS.get(url.scheme)
     host, sep, port = text.rpartition(":")
     if sep and port.isdigit() and "]" not in port:
         return host.strip("[]").lower(), int(port)

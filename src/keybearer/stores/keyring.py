@@ -198,7 +198,9 @@ class KeyringStore:
                             f"keyring could not load its configured backend: "
                             f"{type(exc).__name__}: {exc}"
                         )
-                if backend is not None:
+                    if backend is not None and not _chosen_by_user():
+                        self._unavailable = _fallback_reason(backend)
+                if backend is not None and self._unavailable is None:
                     self._unavailable = _unusable_reason(backend)
                     if self._unavailable is None:
                         limit = self._max_entry_chars
@@ -280,9 +282,44 @@ def _unavailable_message(reason: str) -> str:
         "Choose where tokens live explicitly: keybearer.FileStore(path) keeps them in a "
         "plain-text file only your user can read (mode 0600); keybearer.MemoryStore() "
         "keeps them only for this process, so you log in again next time. "
-        "Or make a keyring usable: install a backend (e.g. `pip install keyrings.alt`) "
-        "or set PYTHON_KEYRING_BACKEND to one."
+        "Or make a keyring usable: run the desktop's secret service (GNOME Keyring, "
+        "KWallet, macOS Keychain, Windows Credential Manager), or name a backend in "
+        "PYTHON_KEYRING_BACKEND."
     )
+
+
+def _chosen_by_user() -> bool:
+    """Whether the user named a backend (environment or keyringrc.cfg)."""
+    import os
+
+    from keyring import core
+
+    return bool(os.environ.get("PYTHON_KEYRING_BACKEND")) or core.load_config() is not None
+
+
+def _fallback_reason(backend: KeyringBackend) -> str | None:
+    """Refuse a fallback backend keyring picked on its own (e.g. a plain-text file).
+
+    keyring calls backends with a priority below 1 "not recommended"; when it
+    lands on one because nothing better exists, using it would be exactly the
+    silent plain-text fallback tokens must never get. Naming it explicitly
+    (PYTHON_KEYRING_BACKEND, keyringrc.cfg, or ``backend=``) is fine.
+    """
+    from keyring.backends import chainer
+
+    if isinstance(backend, chainer.ChainerBackend):
+        return None
+    try:
+        priority = float(getattr(type(backend), "priority", 0))
+    except Exception:
+        return None  # _unusable_reason reports it
+    if priority < 1:
+        return (
+            f"the only backend keyring found is {_backend_name(backend)}, which keyring "
+            "itself does not recommend (it may keep secrets in plain text); name it in "
+            "PYTHON_KEYRING_BACKEND to use it anyway"
+        )
+    return None
 
 
 def _unusable_reason(backend: KeyringBackend) -> str | None:
