@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from cognito_shapes import CLIENT, POOL, auth_result
 
 import keybearer
+from cognito_shapes import CLIENT, POOL, auth_result
 from keybearer import errors
 from keybearer._hosts import HostAllowList
 from keybearer._jwt import unverified_claims
