@@ -1,4 +1,4 @@
-"""Validated settings for a Cognito user pool app client."""
+"""Validated settings: one app client of a Cognito user pool or of any OIDC provider."""
 
 from __future__ import annotations
 
@@ -9,16 +9,74 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from ._urls import check_secure_url
 from .errors import ConfigurationError
+from .flows.oauth import ClientAuth, Endpoints, OAuthClientInfo
 
 # A region ("us-east-1", "us-gov-west-1", "eu-central-2") and an id part.
 _POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$")
 # Cognito app client ids are 1-128 word characters (plus '+' per the API model).
 _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
+# RFC 6749 scope tokens: printable ASCII without space, quote or backslash.
+_SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
 
 
-class CognitoConfig(BaseModel):
+class ClientConfig(BaseModel):
+    """What every provider's app client shares."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    client_id: str
+    client_secret: SecretStr | None = None
+    token_auth: ClientAuth = "client_secret_basic"
+    scopes: tuple[str, ...] = ("openid",)
+    redirect_uri: str | None = None
+    logout_uri: str | None = None
+    send: Send = "id"
+    scheme: str | None = "Bearer"
+    api_hosts: tuple[str, ...] = ()
+    refresh_ahead: float = Field(default=120.0, ge=60.0)
+    timeout: float = Field(default=30.0, gt=0)
+    profile: str = Field(default="default", min_length=1)
+
+    @model_validator(mode="after")
+    def _check_common(self) -> ClientConfig:
+        if not self.client_id.strip():
+            raise ValueError("client_id must be set to the app client id; it is empty")
+        if self.client_secret is not None and not self.client_secret.get_secret_value():
+            raise ValueError("client_secret is empty; pass None for an app client without one")
+        if self.scheme is not None and (not self.scheme or any(c.isspace() for c in self.scheme)):
+            raise ValueError(
+                f"scheme must be a single word such as 'Bearer', or None; got {self.scheme!r}"
+            )
+        for scope in self.scopes:
+            if not _SCOPE.match(scope):
+                raise ValueError(f"{scope!r} is not a valid OAuth scope")
+        if self.redirect_uri is not None:
+            check_secure_url(self.redirect_uri, what="redirect_uri")
+        return self
+
+    @property
+    def store_key(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def describe(self) -> str:
+        """A short, secret-free name of the app client for messages."""
+        return f"app client {self.client_id}, profile {self.profile!r}"
+
+    @property
+    def oauth_client(self) -> OAuthClientInfo:
+        secret = self.client_secret.get_secret_value() if self.client_secret else None
+        method: ClientAuth = self.token_auth if secret is not None else "none"
+        return OAuthClientInfo(self.client_id, secret, method, self.timeout)
+
+    def fixed_endpoints(self) -> Endpoints | None:
+        """Endpoints known without discovery, if any."""
+        return None
+
+
+class CognitoConfig(ClientConfig):
     """Everything keybearer needs to talk to one Cognito user pool app client.
 
     Built by :meth:`keybearer.OAuthClient.cognito`; the endpoints default to
@@ -26,22 +84,15 @@ class CognitoConfig(BaseModel):
     tests) while the expected issuer stays AWS's.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     user_pool_id: str
-    client_id: str
-    client_secret: SecretStr | None = None
     region: str = ""
     idp_url: str = ""
     issuer: str = ""
     jwks_url: str = ""
-    send: Send = "id"
-    scheme: str | None = "Bearer"
-    api_hosts: tuple[str, ...] = ()
-    refresh_ahead: float = Field(default=120.0, ge=60.0)
     rotate_refresh_tokens: bool = False
-    timeout: float = Field(default=30.0, gt=0)
-    profile: str = Field(default="default", min_length=1)
+    domain: str | None = None
+    """The hosted UI's domain (``myapp.auth.us-east-1.amazoncognito.com``, a
+    custom domain, or a full URL)."""
 
     @model_validator(mode="before")
     @classmethod
@@ -63,6 +114,10 @@ class CognitoConfig(BaseModel):
             data.get("issuer") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         )
         data["jwks_url"] = data.get("jwks_url") or f"{data['issuer']}/.well-known/jwks.json"
+        domain = data.get("domain")
+        if isinstance(domain, str) and domain.strip():
+            domain = domain.strip().rstrip("/")
+            data["domain"] = domain if "://" in domain else f"https://{domain}"
         return data
 
     @model_validator(mode="after")
@@ -72,20 +127,53 @@ class CognitoConfig(BaseModel):
                 "client_id must be the app client id from the Cognito console "
                 f"(1-128 letters, digits or underscores); got {self.client_id!r}"
             )
-        if self.client_secret is not None and not self.client_secret.get_secret_value():
-            raise ValueError("client_secret is empty; pass None for an app client without one")
         check_secure_url(self.idp_url, what="idp_url")
         check_secure_url(self.jwks_url, what="jwks_url")
-        if self.scheme is not None and (not self.scheme or any(c.isspace() for c in self.scheme)):
-            raise ValueError(
-                f"scheme must be a single word such as 'Bearer', or None; got {self.scheme!r}"
-            )
+        if self.domain is not None:
+            check_secure_url(self.domain, what="domain")
         return self
 
     @property
     def store_key(self) -> str:
         """Where this client's tokens live: pool, app client and profile."""
         return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}"
+
+    @property
+    def describe(self) -> str:
+        return f"user pool {self.user_pool_id}, {super().describe}"
+
+    def fixed_endpoints(self) -> Endpoints | None:
+        if self.domain is None:
+            return None
+        base = self.domain
+        return Endpoints(
+            issuer=self.issuer,
+            authorization=f"{base}/oauth2/authorize",
+            token=f"{base}/oauth2/token",
+            jwks=self.jwks_url,
+            revocation=f"{base}/oauth2/revoke",
+            userinfo=f"{base}/oauth2/userInfo",
+            end_session=f"{base}/logout",
+        )
+
+
+class OidcConfig(ClientConfig):
+    """An app client of any OpenID Connect provider, found by discovery."""
+
+    issuer: str
+
+    @model_validator(mode="after")
+    def _check(self) -> OidcConfig:
+        check_secure_url(self.issuer, what="issuer")
+        return self
+
+    @property
+    def store_key(self) -> str:
+        return f"oidc:{self.issuer.rstrip('/')}:{self.client_id}:{self.profile}"
+
+    @property
+    def describe(self) -> str:
+        return f"issuer {self.issuer}, {super().describe}"
 
 
 def build_config(model: type[BaseModel], values: dict[str, Any]) -> Any:

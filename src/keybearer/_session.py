@@ -15,17 +15,18 @@ import ssl
 import threading
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
 from ._cache import TokenCache
-from ._config import CognitoConfig
+from ._config import ClientConfig, CognitoConfig, OidcConfig
 from ._drive import run_async, run_sync
 from ._tokens import TokenSet
-from .errors import LoginRequiredError, TransientError
+from .errors import ConfigurationError, LoginRequiredError, TransientError
 from .flows import Flow
-from .flows.refresh import refresh as refresh_flow
+from .flows import oauth
+from .flows.refresh import refresh as cognito_refresh
 
 logger = logging.getLogger("keybearer")
 
@@ -40,12 +41,12 @@ _LOCK_GRACE = 5.0
 class Session:
     """Tokens for one config and cache, plus the HTTP plumbing to renew them."""
 
-    def __init__(
-        self, config: CognitoConfig, cache: TokenCache, clock: Callable[[], float]
-    ) -> None:
+    def __init__(self, config: ClientConfig, cache: TokenCache, clock: Callable[[], float]) -> None:
         self.config = config
         self.cache = cache
         self.clock = clock
+        self._endpoints = config.fixed_endpoints()
+        self._id_verifier: Any = None
         self._ahead = config.refresh_ahead
         self._ssl: ssl.SSLContext | None = None
         self._sync_http: httpx.Client | None = None
@@ -87,9 +88,8 @@ class Session:
     def _require(self, tokens: TokenSet | None) -> TokenSet:
         if tokens is None:
             raise LoginRequiredError(
-                f"not signed in (user pool {self.config.user_pool_id}, app client "
-                f"{self.config.client_id}, profile {self.config.profile!r}): "
-                "call login_password() first"
+                f"not signed in ({self.config.describe}): sign in first, e.g. with "
+                "login_password() or login_browser()"
             )
         return tokens
 
@@ -132,7 +132,7 @@ class Session:
                 return ready
             current = self._require(self.cache.tokens)
             try:
-                tokens = run_sync(refresh_flow(self.config, current, self.clock), self.sync_http())
+                tokens = run_sync(self._refresh_flow(current), self.sync_http())
             except TransientError as exc:
                 if self._keep_on_failure(current, seen, rejected, exc):
                     return current
@@ -155,7 +155,7 @@ class Session:
                     return ready
                 current = self._require(self.cache.tokens)
                 try:
-                    tokens = await self.run_async(refresh_flow(self.config, current, self.clock))
+                    tokens = await self.run_async(self._refresh_flow(current))
                 except TransientError as exc:
                     if self._keep_on_failure(current, seen, rejected, exc):
                         return current
@@ -177,6 +177,72 @@ class Session:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 0.05)
         return True
+
+    def _refresh_flow(self, tokens: TokenSet) -> Flow[TokenSet]:
+        """Refresh the way the session was obtained: token endpoint or cognito-idp."""
+        if tokens.origin == "hosted_ui":
+            endpoints = yield from self.endpoints_flow()
+            client = self.config.oauth_client
+            return (yield from oauth.refresh(endpoints, client, tokens, self.clock))
+        if tokens.origin == "implicit" or tokens.refresh_token is None:
+            raise LoginRequiredError(
+                "this session came from an implicit-grant redirect, which gives no refresh "
+                "token; sign in again"
+            )
+        if not isinstance(self.config, CognitoConfig):
+            raise LoginRequiredError("this session cannot be refreshed here; sign in again")
+        return (yield from cognito_refresh(self.config, tokens, self.clock))
+
+    def endpoints_flow(self) -> Flow[oauth.Endpoints]:
+        """The provider's OAuth endpoints: fixed (Cognito's domain) or discovered once."""
+        if self._endpoints is None:
+            if not isinstance(self.config, OidcConfig):
+                raise ConfigurationError(
+                    "browser sign-in goes through the hosted UI: pass "
+                    "domain='<prefix>.auth.<region>.amazoncognito.com' (or your custom "
+                    "domain) to OAuthClient.cognito()"
+                )
+            self._endpoints = yield from oauth.discover(self.config.issuer, self.config.timeout)
+        return self._endpoints
+
+    # -- checking what a browser sign-in brought back --
+
+    def _verifier(self, endpoints: oauth.Endpoints) -> Any:
+        if self._id_verifier is None:
+            from .verify import JwtVerifier
+
+            self._id_verifier = JwtVerifier(
+                issuer=endpoints.issuer,
+                jwks_url=endpoints.jwks,
+                audiences=[self.config.client_id],
+                leeway=60.0,
+                clock=self.clock,
+                timeout=self.config.timeout,
+            )
+        return self._id_verifier
+
+    def _expected_token_use(self) -> str | None:
+        # Cognito's ID tokens say token_use=id; an access token passed off as
+        # an ID token says "access" and must fail.
+        return "id" if isinstance(self.config, CognitoConfig) else None
+
+    def check_id_token(self, tokens: TokenSet, nonce: str) -> None:
+        """Verify a freshly received ID token: signature, iss, aud, exp, nonce."""
+        if tokens.id_token is None:
+            return
+        endpoints = self.run_sync(self.endpoints_flow())
+        self._verifier(endpoints).verify(
+            tokens.id_token.get_secret_value(), nonce=nonce, token_use=self._expected_token_use()
+        )
+
+    async def acheck_id_token(self, tokens: TokenSet, nonce: str) -> None:
+        """Async :meth:`check_id_token`."""
+        if tokens.id_token is None:
+            return
+        endpoints = await self.run_async(self.endpoints_flow())
+        await self._verifier(endpoints).averify(
+            tokens.id_token.get_secret_value(), nonce=nonce, token_use=self._expected_token_use()
+        )
 
     # -- talking to the provider --
 

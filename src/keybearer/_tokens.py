@@ -107,6 +107,24 @@ class TokenSet(BaseModel):
 
     __str__ = __repr__
 
+    def _repr_html_(self) -> str:
+        """How a notebook shows the session: who, what, until when. Never a token."""
+        import html
+
+        expiry = self.expires_at_datetime.strftime("%Y-%m-%d %H:%M:%S UTC")
+        rows = {
+            "user": self.username or self.sub or "unknown",
+            "signed in by": self.origin,
+            "scopes": " ".join(self.scopes) or "(none in the access token)",
+            "expires": expiry,
+            "refresh token": "yes" if self.refresh_token else "no",
+        }
+        cells = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in rows.items()
+        )
+        return f"<table>{cells}</table>"
+
     def to_json(self) -> str:
         """Serialize *with* the secrets, for a token store. Never log the result."""
         data: dict[str, Any] = {

@@ -13,7 +13,9 @@ Catch at the level you care about::
     │   ├── PasswordResetRequiredError
     │   ├── CodeMismatchError         wrong or expired MFA / OTP code
     │   ├── InvalidPasswordError      the new password breaks the pool's policy
-    │   └── ChallengeAnswerError      the answer given to respond() does not fit
+    │   ├── ChallengeAnswerError      the answer given to respond() does not fit
+    │   ├── StateMismatchError        a redirect that does not belong to this sign-in
+    │   └── LoginTimeoutError         the browser sign-in did not come back in time
     ├── LoginRequiredError        no tokens, or the refresh token is dead: log in again
     ├── TransientError            worth retrying later; stored tokens are untouched
     │   ├── NetworkError              connection refused, reset, DNS, TLS
@@ -21,9 +23,24 @@ Catch at the level you care about::
     │   ├── ServiceError              5xx or InternalErrorException
     │   └── ThrottledError            TooManyRequests / LimitExceeded (has retry_after)
     ├── ProviderError             any other error the provider reported (has code)
-    └── ProtocolError             the provider's answer is not what the protocol says
+    ├── ProtocolError             the provider's answer is not what the protocol says
+    └── TokenInvalidError         keybearer.verify refused a token (has claim, expected, actual)
+        ├── MalformedTokenError       not a JWT: segments, base64url, JSON, size, a claim's type
+        ├── UnsupportedAlgorithmError alg is not RS256, or not what the signing key is for
+        ├── UnknownKeyError           no key in the JWKS has the token's kid
+        ├── BadSignatureError         the RS256 signature does not match
+        ├── TokenExpiredError         exp has passed (beyond the leeway)
+        ├── TokenNotYetValidError     nbf or iat is in the future (beyond the leeway)
+        ├── WrongIssuerError          iss is not the expected issuer
+        ├── WrongAudienceError        aud (ID token) or client_id (access token) is not allowed
+        ├── WrongTokenUseError        token_use is not the kind of token wanted
+        ├── MissingScopeError         scope lacks a scope that is required
+        └── NonceMismatchError        nonce is not the one sent with the login request
 
 Every message is safe to log: none carries a token, password, secret or code.
+A :class:`TokenInvalidError` names the claim and shows the expected and actual
+values of claims such as ``iss``, ``aud`` or ``scope``, never the token itself
+(nor a nonce, which stays private to the login that sent it).
 Provider errors keep the provider's own code (``error.code``, e.g.
 ``NotAuthorizedException``) and message (``error.provider_message``).
 """
@@ -31,6 +48,7 @@ Provider errors keep the provider's own code (``error.code``, e.g.
 from __future__ import annotations
 
 __all__ = [
+    "BadSignatureError",
     "ChallengeAnswerError",
     "CodeMismatchError",
     "ConfigurationError",
@@ -40,17 +58,30 @@ __all__ = [
     "KeyringUnavailableError",
     "LoginError",
     "LoginRequiredError",
+    "LoginTimeoutError",
+    "MalformedTokenError",
+    "MissingScopeError",
     "NetworkError",
+    "NonceMismatchError",
     "PasswordResetRequiredError",
     "ProtocolError",
     "ProviderError",
     "RequestTimeoutError",
     "ServiceError",
+    "StateMismatchError",
     "StoreError",
     "ThrottledError",
+    "TokenExpiredError",
+    "TokenInvalidError",
+    "TokenNotYetValidError",
     "TransientError",
+    "UnknownKeyError",
+    "UnsupportedAlgorithmError",
     "UserNotConfirmedError",
     "UserNotFoundError",
+    "WrongAudienceError",
+    "WrongIssuerError",
+    "WrongTokenUseError",
 ]
 
 
@@ -124,6 +155,18 @@ class ChallengeAnswerError(LoginError):
     """The answer passed to ``respond()`` is missing something the challenge needs."""
 
 
+class StateMismatchError(LoginError):
+    """A redirect whose ``state`` is missing or belongs to no sign-in started here.
+
+    Nothing is exchanged: it may be a stale link, or an attempt to slip someone
+    else's authorization code into this app (CSRF).
+    """
+
+
+class LoginTimeoutError(LoginError):
+    """The browser sign-in's redirect did not arrive within the timeout."""
+
+
 class LoginRequiredError(KeybearerError):
     """There are no usable tokens: the user must log in (again)."""
 
@@ -171,3 +214,70 @@ class ProviderError(KeybearerError):
 
 class ProtocolError(KeybearerError):
     """The provider's answer does not follow the protocol (bad JSON, missing fields)."""
+
+
+class TokenInvalidError(KeybearerError):
+    """A token failed verification: do not trust it (an API answers 401).
+
+    ``claim`` names what was checked (``"exp"``, ``"aud"``, ``"alg"``, ``"kid"``,
+    ``"signature"``, ``"token"`` for the token's shape, ...); ``expected`` and
+    ``actual`` are the values compared, or short descriptions of them. Neither
+    ever holds the token.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        claim: str = "token",
+        expected: object = None,
+        actual: object = None,
+    ) -> None:
+        super().__init__(message)
+        self.claim = claim
+        self.expected = expected
+        self.actual = actual
+
+
+class MalformedTokenError(TokenInvalidError):
+    """The token is not a well-formed JWT, is too large, or a claim has the wrong type."""
+
+
+class UnsupportedAlgorithmError(TokenInvalidError):
+    """The token's ``alg`` is not RS256 (so ``none`` and ``HS256`` fail), or its key is not."""
+
+
+class UnknownKeyError(TokenInvalidError):
+    """No key in the issuer's JWKS has the token's ``kid``, even after downloading it again."""
+
+
+class BadSignatureError(TokenInvalidError):
+    """The signature does not match the token: it was altered, or signed by someone else."""
+
+
+class TokenExpiredError(TokenInvalidError):
+    """The token's ``exp`` has passed, beyond the verifier's leeway."""
+
+
+class TokenNotYetValidError(TokenInvalidError):
+    """The token's ``nbf`` or ``iat`` is in the future, beyond the verifier's leeway."""
+
+
+class WrongIssuerError(TokenInvalidError):
+    """The token's ``iss`` is not the issuer the verifier trusts."""
+
+
+class WrongAudienceError(TokenInvalidError):
+    """The token was issued to another client: ``aud`` (ID token) or ``client_id`` (access)."""
+
+
+class WrongTokenUseError(TokenInvalidError):
+    """The token's ``token_use`` is not the kind wanted (``id`` or ``access``)."""
+
+
+class MissingScopeError(TokenInvalidError):
+    """The token's ``scope`` lacks a scope the call requires."""
+
+
+class NonceMismatchError(TokenInvalidError):
+    """The ID token's ``nonce`` is missing or is not the one sent with the login request."""

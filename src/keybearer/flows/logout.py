@@ -10,7 +10,9 @@ from . import Flow
 from ._cognito_idp import Purpose, parse, request
 
 
-def revoke(config: CognitoConfig, tokens: TokenSet, *, everywhere: bool) -> Flow[None]:
+def revoke(
+    config: CognitoConfig, tokens: TokenSet, *, everywhere: bool, refresh: bool = True
+) -> Flow[None]:
     """Revoke the refresh token (and what was minted from it); optionally sign out globally.
 
     GlobalSignOut goes first: it needs the access token, which RevokeToken kills.
@@ -18,7 +20,7 @@ def revoke(config: CognitoConfig, tokens: TokenSet, *, everywhere: bool) -> Flow
     if everywhere:
         body: dict[str, Any] = {"AccessToken": tokens.access_token.get_secret_value()}
         parse((yield request(config, "GlobalSignOut", body)), Purpose.OTHER)
-    if tokens.refresh_token is not None:
+    if refresh and tokens.refresh_token is not None:
         body = {"Token": tokens.refresh_token.get_secret_value(), "ClientId": config.client_id}
         if config.client_secret is not None:
             body["ClientSecret"] = config.client_secret.get_secret_value()

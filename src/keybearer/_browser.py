@@ -1,0 +1,63 @@
+"""Showing the sign-in URL to a person: a browser tab, a notebook link, a prompt."""
+
+from __future__ import annotations
+
+import html
+import sys
+from typing import Any
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter/IPython kernel (where stdout is not a terminal)."""
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    get_ipython: Any = getattr(shell, "get_ipython", None)
+    ip = get_ipython() if callable(get_ipython) else None
+    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+
+
+def show_link(url: str) -> None:
+    """Offer ``url`` to the person: a clickable link in a notebook, a line elsewhere."""
+    if in_notebook():
+        try:
+            from IPython.display import HTML, display  # type: ignore[import-not-found,unused-ignore]
+
+            link = html.escape(url, quote=True)
+            display(
+                HTML(
+                    f'<p>Sign in: <a href="{link}" target="_blank" rel="noopener noreferrer">'
+                    "open the sign-in page</a></p>"
+                )
+            )
+            return
+        except ImportError:
+            pass
+    print(f"Sign in in your browser. If it did not open, open this URL:\n  {url}", flush=True)
+
+
+def open_in_browser(url: str) -> None:
+    """The default ``open_url``: try the system browser, and always show the link."""
+    if not in_notebook():
+        import contextlib
+        import webbrowser
+
+        # No browser (a server, a container) is normal: the link below still works.
+        with contextlib.suppress(webbrowser.Error):
+            webbrowser.open(url, new=1, autoraise=True)
+    show_link(url)
+
+
+def can_prompt() -> bool:
+    """Whether a person can be asked to paste a URL back."""
+    try:
+        return in_notebook() or sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def prompt_for_redirect() -> str:
+    return input(
+        "The browser could not reach this program. After signing in, copy the whole URL "
+        "from the browser's address bar and paste it here: "
+    )

@@ -1,0 +1,345 @@
+"""The OAuth 2.0 / OpenID Connect endpoints: discovery, token, revoke, userinfo."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlencode
+
+import httpx
+
+from .._tokens import Origin, TokenSet
+from .._urls import check_secure_url
+from ..errors import (
+    ConfigurationError,
+    KeybearerError,
+    LoginError,
+    LoginRequiredError,
+    ProtocolError,
+    ProviderError,
+    ServiceError,
+    ThrottledError,
+)
+from . import Flow
+
+_MAX_BODY = 1 << 20
+
+ClientAuth = Literal["client_secret_basic", "client_secret_post", "none"]
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a provider's OAuth endpoints are (from discovery, or Cognito's fixed paths)."""
+
+    issuer: str
+    authorization: str
+    token: str
+    jwks: str
+    revocation: str | None = None
+    userinfo: str | None = None
+    end_session: str | None = None
+
+
+@dataclass(frozen=True, repr=False)
+class OAuthClientInfo:
+    """The app client as the token endpoint sees it."""
+
+    client_id: str
+    client_secret: str | None
+    auth_method: ClientAuth
+    timeout: float
+
+    def __repr__(self) -> str:
+        return f"OAuthClientInfo(client_id={self.client_id!r}, auth_method={self.auth_method!r})"
+
+
+def discover(issuer: str, timeout: float) -> Flow[Endpoints]:
+    """Read ``<issuer>/.well-known/openid-configuration``."""
+    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+    response = yield httpx.Request("GET", url, extensions=_timeout(timeout))
+    if response.status_code != 200:
+        raise _server_error(response, "the discovery document") or ConfigurationError(
+            f"no OpenID Connect discovery document at {url} (HTTP {response.status_code})"
+        )
+    doc = _json(response, "the discovery document")
+    if doc.get("issuer") != issuer.rstrip("/") and doc.get("issuer") != issuer:
+        raise ConfigurationError(
+            f"the discovery document names issuer {doc.get('issuer')!r}, not {issuer!r}"
+        )
+
+    def url_field(name: str, required: bool = True) -> str | None:
+        value = doc.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str):
+            raise ProtocolError(f"the discovery document has no usable {name}")
+        try:
+            return check_secure_url(value, what=name)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+
+    methods = doc.get("code_challenge_methods_supported")
+    if isinstance(methods, list) and "S256" not in methods:
+        raise ConfigurationError("the provider does not support PKCE with S256")
+    return Endpoints(
+        issuer=str(doc["issuer"]),
+        authorization=url_field("authorization_endpoint") or "",
+        token=url_field("token_endpoint") or "",
+        jwks=url_field("jwks_uri") or "",
+        revocation=url_field("revocation_endpoint", required=False),
+        userinfo=url_field("userinfo_endpoint", required=False),
+        end_session=url_field("end_session_endpoint", required=False),
+    )
+
+
+def authorization_url(
+    endpoints: Endpoints,
+    client_id: str,
+    *,
+    redirect_uri: str,
+    scopes: tuple[str, ...],
+    state: str,
+    nonce: str,
+    code_challenge: str | None,
+    response_type: str = "code",
+    extra: dict[str, str] | None = None,
+) -> str:
+    """The URL the browser opens to sign in."""
+    params: dict[str, str] = {
+        "response_type": response_type,
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "state": state,
+        "nonce": nonce,
+    }
+    if scopes:
+        params["scope"] = " ".join(scopes)
+    if code_challenge is not None:
+        params["code_challenge"] = code_challenge
+        params["code_challenge_method"] = "S256"
+    params.update({k: v for k, v in (extra or {}).items() if v})
+    separator = "&" if "?" in endpoints.authorization else "?"
+    return endpoints.authorization + separator + urlencode(params, quote_via=quote)
+
+
+def _timeout(timeout: float) -> dict[str, Any]:
+    return {"timeout": httpx.Timeout(timeout).as_dict()}
+
+
+def _form_request(
+    url: str, client: OAuthClientInfo, form: dict[str, str], *, include_client_id: bool = True
+) -> httpx.Request:
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "Accept": "application/json",
+        "Cache-Control": "no-store",
+    }
+    body = dict(form)
+    if client.client_secret is not None and client.auth_method == "client_secret_basic":
+        # RFC 6749 §2.3.1: form-encode id and secret before Base64.
+        pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    else:
+        if include_client_id:
+            body["client_id"] = client.client_id
+        if client.client_secret is not None:
+            body["client_secret"] = client.client_secret
+    return httpx.Request(
+        "POST",
+        url,
+        headers=headers,
+        content=urlencode(body).encode(),
+        extensions=_timeout(client.timeout),
+    )
+
+
+def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+    if len(response.content) > _MAX_BODY:
+        raise ProtocolError(
+            f"{what} is far larger than it can be", status_code=response.status_code
+        )
+    try:
+        data = json.loads(response.content)
+    except (ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        raise ProtocolError(
+            f"{what} is not a JSON object (HTTP {response.status_code}, content type "
+            f"{response.headers.get('content-type', 'none')!r})",
+            status_code=response.status_code,
+        )
+    return data
+
+
+def _server_error(response: httpx.Response, what: str) -> KeybearerError | None:
+    status = response.status_code
+    if status == 429:
+        retry = response.headers.get("retry-after")
+        try:
+            retry_after = float(retry) if retry is not None else None
+        except ValueError:
+            retry_after = None
+        return ThrottledError(
+            f"{what}: the provider is throttling this client (HTTP 429)",
+            status_code=status,
+            retry_after=retry_after,
+        )
+    if status >= 500:
+        return ServiceError(
+            f"{what}: the provider failed on its side (HTTP {status})", status_code=status
+        )
+    return None
+
+
+def token_error(response: httpx.Response, *, refreshing: bool) -> KeybearerError:
+    """The typed error for a failed token-endpoint call (RFC 6749 §5.2)."""
+    server = _server_error(response, "the token endpoint")
+    if server is not None:
+        return server
+    try:
+        data = _json(response, "the token endpoint's error")
+    except ProtocolError as exc:
+        return exc
+    code = data.get("error") if isinstance(data.get("error"), str) else None
+    description = data.get("error_description")
+    text = description[:300] if isinstance(description, str) else None
+    said = f": {text}" if text else ""
+    kwargs: dict[str, Any] = {
+        "code": code,
+        "provider_message": text,
+        "status_code": response.status_code,
+    }
+    if code == "invalid_client":
+        return ConfigurationError(
+            f"the provider does not accept this app client's credentials (invalid_client){said} "
+            "Check client_id and client_secret.",
+            **kwargs,
+        )
+    if code == "invalid_grant" and refreshing:
+        return LoginRequiredError(
+            f"the session has ended and cannot be refreshed (invalid_grant){said} Log in again.",
+            **kwargs,
+        )
+    if code in ("invalid_grant", "invalid_request", "unauthorized_client", "invalid_scope"):
+        return LoginError(f"the provider refused the sign-in ({code}){said}", **kwargs)
+    if code is None:
+        return ProtocolError(
+            f"the token endpoint answered HTTP {response.status_code} without an OAuth error",
+            status_code=response.status_code,
+        )
+    return ProviderError(f"the token endpoint answered with an error ({code}){said}", **kwargs)
+
+
+def _tokens(
+    data: dict[str, Any], *, now: float, origin: Origin, previous: TokenSet | None
+) -> TokenSet:
+    access = data.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise ProtocolError("the token endpoint's answer has no access_token")
+    token_type = data.get("token_type", "Bearer")
+    if not isinstance(token_type, str) or token_type.lower() != "bearer":
+        raise ProtocolError(f"the token endpoint issued a {token_type!r} token, not a Bearer token")
+    expires_in = data.get("expires_in", 3600)
+    if isinstance(expires_in, str) and expires_in.isdigit():
+        expires_in = int(expires_in)
+    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
+        raise ProtocolError("the token endpoint's answer has an invalid expires_in")
+    id_token = data.get("id_token")
+    refresh = data.get("refresh_token")
+    if not (isinstance(refresh, str) and refresh) and previous is not None:
+        # Without rotation a refresh answer has no refresh token: keep the old one.
+        refresh = previous.refresh_token.get_secret_value() if previous.refresh_token else None
+    if not (isinstance(id_token, str) and id_token) and previous is not None:
+        id_token = previous.id_token.get_secret_value() if previous.id_token else None
+    tokens = TokenSet(
+        access_token=access,
+        id_token=id_token if isinstance(id_token, str) and id_token else None,
+        refresh_token=refresh if isinstance(refresh, str) and refresh else None,
+        expires_at=now + float(expires_in),
+        token_type="Bearer",
+        origin=origin,
+    )
+    claims = tokens.id_claims or tokens.access_claims
+    username = claims.get("cognito:username") or claims.get("username") or claims.get("sub")
+    return tokens.model_copy(update={"username": username if isinstance(username, str) else None})
+
+
+def exchange_code(
+    endpoints: Endpoints,
+    client: OAuthClientInfo,
+    *,
+    code: str,
+    verifier: str,
+    redirect_uri: str,
+    clock: Callable[[], float],
+) -> Flow[TokenSet]:
+    """grant_type=authorization_code with the PKCE verifier."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": verifier,
+    }
+    response = yield _form_request(endpoints.token, client, form)
+    if response.status_code != 200:
+        raise token_error(response, refreshing=False)
+    data = _json(response, "the token endpoint's answer")
+    return _tokens(data, now=clock(), origin="hosted_ui", previous=None)
+
+
+def refresh(
+    endpoints: Endpoints, client: OAuthClientInfo, tokens: TokenSet, clock: Callable[[], float]
+) -> Flow[TokenSet]:
+    """grant_type=refresh_token; a rotated refresh token replaces the old one."""
+    if tokens.refresh_token is None:
+        raise LoginRequiredError(
+            "this session has no refresh token (an implicit-grant sign-in has none); log in again"
+        )
+    form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.get_secret_value()}
+    response = yield _form_request(endpoints.token, client, form)
+    if response.status_code != 200:
+        raise token_error(response, refreshing=True)
+    data = _json(response, "the token endpoint's answer")
+    return _tokens(data, now=clock(), origin="hosted_ui", previous=tokens)
+
+
+def revoke(endpoints: Endpoints, client: OAuthClientInfo, tokens: TokenSet) -> Flow[bool]:
+    """RFC 7009 revocation of the refresh token. False when there is nothing to revoke."""
+    if endpoints.revocation is None or tokens.refresh_token is None:
+        return False
+    form = {"token": tokens.refresh_token.get_secret_value(), "token_type_hint": "refresh_token"}
+    response = yield _form_request(endpoints.revocation, client, form)
+    if response.status_code != 200:
+        raise token_error(response, refreshing=False)
+    return True
+
+
+def userinfo(endpoints: Endpoints, tokens: TokenSet, timeout: float) -> Flow[dict[str, Any]]:
+    """The OIDC userinfo claims for the access token."""
+    if endpoints.userinfo is None:
+        raise ConfigurationError("this provider has no userinfo endpoint")
+    request = httpx.Request(
+        "GET",
+        endpoints.userinfo,
+        headers={
+            "Authorization": f"Bearer {tokens.access_token.get_secret_value()}",
+            "Accept": "application/json",
+        },
+        extensions=_timeout(timeout),
+    )
+    response = yield request
+    if response.status_code == 401:
+        raise LoginRequiredError(
+            "the provider no longer accepts the access token for userinfo "
+            f"({response.headers.get('www-authenticate', 'HTTP 401')[:200]}); refresh or log in again",
+            status_code=401,
+        )
+    if response.status_code != 200:
+        raise _server_error(response, "the userinfo endpoint") or ProviderError(
+            f"the userinfo endpoint answered HTTP {response.status_code}",
+            status_code=response.status_code,
+        )
+    return _json(response, "the userinfo answer")
