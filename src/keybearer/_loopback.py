@@ -45,7 +45,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server: _Server
     timeout = 10  # a silent or slow client must not hold a worker forever
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         # The default logs the request line, which holds the authorization code.
         return
 

@@ -24,8 +24,7 @@ from ._config import ClientConfig, CognitoConfig, OidcConfig
 from ._drive import run_async, run_sync
 from ._tokens import TokenSet
 from .errors import ConfigurationError, LoginRequiredError, TransientError
-from .flows import Flow
-from .flows import oauth
+from .flows import Flow, oauth
 from .flows.refresh import refresh as cognito_refresh
 
 logger = logging.getLogger("keybearer")

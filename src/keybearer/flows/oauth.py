@@ -332,9 +332,10 @@ def userinfo(endpoints: Endpoints, tokens: TokenSet, timeout: float) -> Flow[dic
     )
     response = yield request
     if response.status_code == 401:
+        said = response.headers.get("www-authenticate", "HTTP 401")[:200]
         raise LoginRequiredError(
-            "the provider no longer accepts the access token for userinfo "
-            f"({response.headers.get('www-authenticate', 'HTTP 401')[:200]}); refresh or log in again",
+            f"the provider no longer accepts the access token for userinfo ({said}); "
+            "refresh or log in again",
             status_code=401,
         )
     if response.status_code != 200:
