@@ -219,3 +219,44 @@ async def test_async_client_injects_refreshes_and_retries(
 
     assert refreshes.calls[REFRESHES] == 2
     assert [r.status for r in api.requests] == [200, 200, 401, 200]
+
+
+def test_tokens_the_api_refused_after_a_refresh_are_not_refreshed_again(
+    make_client: MakeClient, person: Person, api: ProtectedApi, refreshes: LocalCognito
+) -> None:
+    client = make_client(send="access")
+    client.login_password(person.username, person.password)
+
+    with client.http(base_url=api.url) as http:
+        statuses = [http.get("/pets").status_code for _ in range(3)]
+
+    assert statuses == [401, 401, 401]
+    assert refreshes.calls[REFRESHES] == 1
+    assert len(api.requests) == 4  # one replay, then no more
+
+
+def test_a_dead_session_fails_fast_without_asking_cognito_again(
+    signed_in: keybearer.OAuthClient, api: ProtectedApi, clock: FakeClock, cognito: LocalCognito
+) -> None:
+    cognito.fail_next(
+        "InitiateAuth:REFRESH_TOKEN_AUTH",
+        status=400,
+        error_type="NotAuthorizedException",
+        message="Refresh Token has expired",
+    )
+    clock.advance(3600)
+
+    with signed_in.http(base_url=api.url) as http:
+        for _ in range(3):
+            with pytest.raises(errors.LoginRequiredError):
+                http.get("/pets")
+
+    assert cognito.calls[REFRESHES] == 1
+    assert api.requests == []
+
+
+def test_a_plain_http_base_url_to_another_machine_is_refused(
+    signed_in: keybearer.OAuthClient,
+) -> None:
+    with pytest.raises(errors.ConfigurationError, match="plain http"):
+        signed_in.http(base_url="http://api.example.com/prod")

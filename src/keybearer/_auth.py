@@ -56,6 +56,15 @@ class KeybearerAuth(httpx.Auth):
         logger.debug("not sending a token to %s: host not allowed", request.url.host)
         return False
 
+    def _worth_retry(
+        self, response: httpx.Response, request: httpx.Request, tokens: TokenSet
+    ) -> bool:
+        if response.status_code != 401 or not _replayable(request):
+            return False
+        # Tokens the API refused even right after a refresh point at a wrong
+        # token kind or scope, not at staleness: don't refresh on every call.
+        return tokens is not self._session.cache.rejected_after_refresh
+
     def sync_auth_flow(
         self, request: httpx.Request
     ) -> Generator[httpx.Request, httpx.Response, None]:
@@ -65,11 +74,13 @@ class KeybearerAuth(httpx.Auth):
         tokens = self._session.tokens_for_request()
         request.headers["Authorization"] = self._header(tokens)
         response = yield request
-        if response.status_code != 401 or not _replayable(request):
+        if not self._worth_retry(response, request, tokens):
             return
         renewed = self._session.refresh(seen=tokens, rejected=True)
         request.headers["Authorization"] = self._header(renewed)
-        yield request
+        response = yield request
+        if response.status_code == 401:
+            self._session.cache.rejected_after_refresh = renewed
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -80,8 +91,10 @@ class KeybearerAuth(httpx.Auth):
         tokens = self._session.fresh() or await self._session.atokens_for_request()
         request.headers["Authorization"] = self._header(tokens)
         response = yield request
-        if response.status_code != 401 or not _replayable(request):
+        if not self._worth_retry(response, request, tokens):
             return
         renewed = await self._session.arefresh(seen=tokens, rejected=True)
         request.headers["Authorization"] = self._header(renewed)
-        yield request
+        response = yield request
+        if response.status_code == 401:
+            self._session.cache.rejected_after_refresh = renewed

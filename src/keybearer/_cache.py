@@ -28,6 +28,10 @@ class TokenCache:
         self.tokens: TokenSet | None = None
         """The cached tokens; read freely, replace only through :meth:`put`."""
         self.loaded = False
+        self.dead: TokenSet | None = None
+        """Tokens whose refresh token the provider refused: asking again is pointless."""
+        self.rejected_after_refresh: TokenSet | None = None
+        """Fresh tokens the API still refused: a 401 with them is not worth a refresh."""
         self.refresh_lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
@@ -60,6 +64,7 @@ class TokenCache:
         """
         self.tokens = tokens
         self.loaded = True
+        self.dead = None
         try:
             self.store.save(self.key, tokens.to_json())
         except StoreError as exc:
@@ -73,6 +78,7 @@ class TokenCache:
         """Forget the tokens, in memory and in the store."""
         self.tokens = None
         self.loaded = True
+        self.dead = None
         self.store.delete(self.key)
 
     def loop_lock(self) -> asyncio.Lock:

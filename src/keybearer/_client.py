@@ -24,6 +24,7 @@ from ._pkce import Attempt
 from ._redirect import Redirect, parse_redirect
 from ._session import Session
 from ._tokens import TokenSet
+from ._urls import check_secure_url
 from .errors import (
     ChallengeAnswerError,
     ConfigurationError,
@@ -236,12 +237,14 @@ class OAuthClient:
         :meth:`respond` must answer before there are tokens.
         """
         config = self._cognito("login_password")
+        self._session.cache.load()  # an unusable store fails here, before the password is sent
         flow = password_flows.login(config, username, password, self._session.clock)
         return self._finish(self._session.run_sync(flow))
 
     async def alogin_password(self, username: str, password: str) -> TokenSet | Challenge:
         """Async :meth:`login_password`."""
         config = self._cognito("alogin_password")
+        await asyncio.to_thread(self._session.cache.load)
         flow = password_flows.login(config, username, password, self._session.clock)
         return await self._afinish(await self._session.run_async(flow))
 
@@ -633,6 +636,9 @@ class OAuthClient:
         revoked = False
         if tokens is not None:
             try:
+                if global_ and tokens.expires_at <= self._session.clock():
+                    # GlobalSignOut takes the access token, so it must be alive.
+                    tokens = self._session.refresh(seen=None, rejected=False)
                 revoked = self._session.run_sync(self._revoke_flow(tokens, global_))
             except KeybearerError as exc:
                 logger.warning("signed out locally, but the provider did not revoke: %s", exc)
@@ -647,6 +653,8 @@ class OAuthClient:
         revoked = False
         if tokens is not None:
             try:
+                if global_ and tokens.expires_at <= self._session.clock():
+                    tokens = await self._session.arefresh(seen=None, rejected=False)
                 revoked = await self._session.run_async(self._revoke_flow(tokens, global_))
             except KeybearerError as exc:
                 logger.warning("signed out locally, but the provider did not revoke: %s", exc)
@@ -668,6 +676,10 @@ class OAuthClient:
         hosts = list(self._config.api_hosts)
         base_url = kwargs.get("base_url")
         if base_url:
+            try:
+                check_secure_url(str(base_url), what="base_url")
+            except ValueError as exc:
+                raise ConfigurationError(f"{exc}; the token would never be sent") from None
             hosts.append(str(httpx.URL(str(base_url)).copy_with(path="/", query=None)))
         return KeybearerAuth(self._session, HostAllowList(hosts))
 

@@ -101,6 +101,11 @@ class Session:
         If another caller has replaced it meanwhile, that result is reused.
         """
         current = self._require(self.cache.load())
+        if current is self.cache.dead:
+            raise LoginRequiredError(
+                f"the session has ended ({self.config.describe}): the provider refused its "
+                "refresh token earlier; sign in again"
+            )
         if seen is None:
             return None  # an explicit refresh() always refreshes
         if current is not seen:
@@ -136,6 +141,9 @@ class Session:
                 if self._keep_on_failure(current, seen, rejected, exc):
                     return current
                 raise
+            except LoginRequiredError:
+                self.cache.dead = current
+                raise
             self.cache.put(tokens)
             logger.info("refreshed the tokens for %s", self.cache.key)
             return tokens
@@ -158,6 +166,9 @@ class Session:
                 except TransientError as exc:
                     if self._keep_on_failure(current, seen, rejected, exc):
                         return current
+                    raise
+                except LoginRequiredError:
+                    self.cache.dead = current
                     raise
                 await asyncio.to_thread(self.cache.put, tokens)
                 logger.info("refreshed the tokens for %s", self.cache.key)

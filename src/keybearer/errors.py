@@ -18,7 +18,7 @@ Catch at the level you care about::
     │   └── LoginTimeoutError         the browser sign-in did not come back in time
     ├── LoginRequiredError        no tokens, or the refresh token is dead: log in again
     ├── TransientError            worth retrying later; stored tokens are untouched
-    │   ├── NetworkError              connection refused, reset, DNS, TLS
+    │   ├── NetworkError              the provider: connection refused, reset, DNS, TLS
     │   ├── RequestTimeoutError
     │   ├── ServiceError              5xx or InternalErrorException
     │   └── ThrottledError            TooManyRequests / LimitExceeded (has retry_after)

@@ -6,6 +6,7 @@ from typing import Any
 
 from .._config import CognitoConfig
 from .._tokens import TokenSet
+from ..errors import KeybearerError
 from . import Flow
 from ._cognito_idp import Purpose, parse, request
 
@@ -16,12 +17,19 @@ def revoke(
     """Revoke the refresh token (and what was minted from it); optionally sign out globally.
 
     GlobalSignOut goes first: it needs the access token, which RevokeToken kills.
+    If it fails, the refresh token is still revoked before the failure is raised.
     """
+    failure: KeybearerError | None = None
     if everywhere:
         body: dict[str, Any] = {"AccessToken": tokens.access_token.get_secret_value()}
-        parse((yield request(config, "GlobalSignOut", body)), Purpose.OTHER)
+        try:
+            parse((yield request(config, "GlobalSignOut", body)), Purpose.OTHER)
+        except KeybearerError as exc:
+            failure = exc
     if refresh and tokens.refresh_token is not None:
         body = {"Token": tokens.refresh_token.get_secret_value(), "ClientId": config.client_id}
         if config.client_secret is not None:
             body["ClientSecret"] = config.client_secret.get_secret_value()
         parse((yield request(config, "RevokeToken", body)), Purpose.OTHER)
+    if failure is not None:
+        raise failure
