@@ -130,14 +130,47 @@ async def test_async_login_and_challenge(make_client: MakeClient, new_person: Pe
     assert (await client.arefresh()).username == new_person.username
 
 
-def test_logout_wipes_local_tokens_even_when_revocation_fails(
-    make_client: MakeClient, person: Person
+def test_logout_revokes_the_refresh_token_and_wipes_local_tokens(
+    make_client: MakeClient, secret_client: AppClient, person: Person
 ) -> None:
-    # moto has no RevokeToken (HTTP 500): the local wipe must still happen.
+    client = make_client(secret_client)
+    tokens = client.login_password(person.username, person.password)
+    assert isinstance(tokens, keybearer.TokenSet)
+
+    assert client.logout() is True
+
+    assert client.tokens is None
+    # The revoked refresh token is dead at Cognito too, not only forgotten here.
+    other = make_client(secret_client, store=keybearer.MemoryStore())
+    other._session.cache.put(tokens)
+    with pytest.raises(errors.LoginRequiredError) as caught:
+        other.refresh()
+    assert tokens.refresh_token is not None
+    assert tokens.refresh_token.get_secret_value() not in str(caught.value)
+
+
+def test_logout_wipes_local_tokens_even_when_revocation_fails(
+    make_client: MakeClient, person: Person, cognito: LocalCognito
+) -> None:
     client = make_client()
     client.login_password(person.username, person.password)
+    cognito.fail_next("RevokeToken", status=500, error_type="InternalErrorException")
 
     assert client.logout() is False
     assert client.tokens is None
     with pytest.raises(errors.LoginRequiredError):
         client.refresh()
+
+
+def test_global_logout_signs_out_every_session_of_the_user(
+    make_client: MakeClient, person: Person
+) -> None:
+    phone = make_client(store=keybearer.MemoryStore())
+    laptop = make_client(store=keybearer.MemoryStore())
+    phone.login_password(person.username, person.password)
+    laptop.login_password(person.username, person.password)
+
+    assert phone.logout(global_=True) is True
+
+    with pytest.raises(errors.LoginRequiredError):
+        laptop.refresh()

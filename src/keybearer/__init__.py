@@ -20,6 +20,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "Challenge",
+    "CodeChallenge",
     "CustomChallenge",
     "EmailOtp",
     "FileStore",
@@ -42,6 +43,7 @@ _LAZY = {
     "OAuthClient": "._client",
     "TokenSet": "._tokens",
     "Challenge": "._challenges",
+    "CodeChallenge": "._challenges",
     "CustomChallenge": "._challenges",
     "EmailOtp": "._challenges",
     "MfaSetup": "._challenges",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
     from . import errors
     from ._challenges import (
         Challenge,
+        CodeChallenge,
         CustomChallenge,
         EmailOtp,
         MfaSetup,

@@ -93,7 +93,9 @@ class NewPasswordRequired(Challenge):
 
 
 @dataclass(frozen=True, repr=False)
-class _CodeChallenge(Challenge):
+class CodeChallenge(Challenge):
+    """Any challenge answered with a one-time code: ``respond(challenge, code=...)``."""
+
     response_key: ClassVar[str] = ""
     needs: ClassVar[str] = "code='123456'"
 
@@ -107,28 +109,28 @@ class _CodeChallenge(Challenge):
 
 
 @dataclass(frozen=True, repr=False)
-class SoftwareTokenMfa(_CodeChallenge):
+class SoftwareTokenMfa(CodeChallenge):
     """Enter the current code from the user's authenticator app (``code=``)."""
 
     response_key: ClassVar[str] = "SOFTWARE_TOKEN_MFA_CODE"
 
 
 @dataclass(frozen=True, repr=False)
-class SmsMfa(_CodeChallenge):
+class SmsMfa(CodeChallenge):
     """Enter the code Cognito sent by SMS (``code=``)."""
 
     response_key: ClassVar[str] = "SMS_MFA_CODE"
 
 
 @dataclass(frozen=True, repr=False)
-class EmailOtp(_CodeChallenge):
+class EmailOtp(CodeChallenge):
     """Enter the code Cognito sent by email (``code=``)."""
 
     response_key: ClassVar[str] = "EMAIL_OTP_CODE"
 
 
 @dataclass(frozen=True, repr=False)
-class SmsOtp(_CodeChallenge):
+class SmsOtp(CodeChallenge):
     """Enter the one-time code Cognito sent by SMS (``code=``)."""
 
     response_key: ClassVar[str] = "SMS_OTP_CODE"
@@ -194,12 +196,17 @@ _CLASSES: dict[str, type[Challenge]] = {
 }
 
 
-def _json_list(text: str | None) -> tuple[str, ...]:
-    if not text:
-        return ()
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
+def _json_list(raw: object) -> tuple[str, ...]:
+    # Cognito sends these lists as JSON text inside a string; be lenient with
+    # a real JSON array too (moto sends one).
+    if isinstance(raw, list):
+        value: object = raw
+    elif isinstance(raw, str) and raw:
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError):
+            return ()
+    else:
         return ()
     if not isinstance(value, list):
         return ()
@@ -215,11 +222,10 @@ def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challe
     if not isinstance(name, str) or not isinstance(session, str) or not session:
         raise ProtocolError("Cognito sent a challenge without a name or a session")
     raw = body.get("ChallengeParameters")
-    parameters = (
-        {k: v for k, v in raw.items() if isinstance(k, str) and isinstance(v, str)}
-        if isinstance(raw, dict)
-        else {}
-    )
+    raw_parameters: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    parameters = {
+        k: v for k, v in raw_parameters.items() if isinstance(k, str) and isinstance(v, str)
+    }
     available = body.get("AvailableChallenges")
     common: dict[str, Any] = {
         "name": name,
@@ -235,11 +241,11 @@ def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challe
     if cls is NewPasswordRequired:
         required = tuple(
             item.removeprefix("userAttributes.")
-            for item in _json_list(parameters.get("requiredAttributes"))
+            for item in _json_list(raw_parameters.get("requiredAttributes"))
         )
         return NewPasswordRequired(**common, required_attributes=required)
     if cls is SelectMfaType:
-        return SelectMfaType(**common, options=_json_list(parameters.get("MFAS_CAN_CHOOSE")))
+        return SelectMfaType(**common, options=_json_list(raw_parameters.get("MFAS_CAN_CHOOSE")))
     if cls is MfaSetup:
-        return MfaSetup(**common, options=_json_list(parameters.get("MFAS_CAN_SETUP")))
+        return MfaSetup(**common, options=_json_list(raw_parameters.get("MFAS_CAN_SETUP")))
     return cls(**common)

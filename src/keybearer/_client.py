@@ -221,6 +221,12 @@ class OAuthClient:
         """The current tokens (read from the store on first use), or None."""
         return self._session.cache.load()
 
+    async def atokens(self) -> TokenSet | None:
+        """Async :attr:`tokens`: the first read of the store happens off the event loop."""
+        if not self._session.cache.loaded:
+            await asyncio.to_thread(self._session.cache.load)
+        return self._session.cache.tokens
+
     def _cognito(self, what: str) -> CognitoConfig:
         if not isinstance(self._config, CognitoConfig):
             raise ConfigurationError(
@@ -698,11 +704,21 @@ class OAuthClient:
         """Close the connections to the provider (the tokens stay)."""
         self._session.close()
 
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        self._session.close()
+
     def __enter__(self) -> OAuthClient:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> OAuthClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
 
 
 def _common(

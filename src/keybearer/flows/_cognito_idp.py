@@ -182,11 +182,24 @@ def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> Keybeare
     return ProviderError(f"Cognito answered with an error ({code}){said}", **kwargs)
 
 
-def parse(response: httpx.Response, purpose: Purpose) -> dict[str, Any]:
-    """The JSON body of a successful call; raise the typed error otherwise."""
+def parse(
+    response: httpx.Response, purpose: Purpose, *, secrets: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """The JSON body of a successful call; raise the typed error otherwise.
+
+    ``secrets`` are values sent with the call; should the provider quote one
+    in its message (some stand-ins quote the refresh token), it is redacted.
+    """
     body = _load_json(response)
     if response.status_code != 200:
-        raise error_for(response, body, purpose)
+        error = error_for(response, body, purpose)
+        for secret in secrets:
+            if secret and secret in error.message:
+                error.message = error.message.replace(secret, "[redacted]")
+                error.args = (error.message,)
+            if secret and error.provider_message and secret in error.provider_message:
+                error.provider_message = error.provider_message.replace(secret, "[redacted]")
+        raise error
     if not isinstance(body, dict):
         raise ProtocolError(
             "Cognito's answer is not a JSON object"

@@ -23,13 +23,15 @@ def revoke(
     if everywhere:
         body: dict[str, Any] = {"AccessToken": tokens.access_token.get_secret_value()}
         try:
-            parse((yield request(config, "GlobalSignOut", body)), Purpose.OTHER)
+            response = yield request(config, "GlobalSignOut", body)
+            parse(response, Purpose.OTHER, secrets=(body["AccessToken"],))
         except KeybearerError as exc:
             failure = exc
     if refresh and tokens.refresh_token is not None:
         body = {"Token": tokens.refresh_token.get_secret_value(), "ClientId": config.client_id}
         if config.client_secret is not None:
             body["ClientSecret"] = config.client_secret.get_secret_value()
-        parse((yield request(config, "RevokeToken", body)), Purpose.OTHER)
+        response = yield request(config, "RevokeToken", body)
+        parse(response, Purpose.OTHER, secrets=(body["Token"],))
     if failure is not None:
         raise failure

@@ -34,7 +34,7 @@ def refresh(config: CognitoConfig, tokens: TokenSet, clock: Callable[[], float])
             "AuthParameters": params,
         }
         response = yield request(config, "InitiateAuth", body)
-    data = parse(response, Purpose.REFRESH)
+    data = parse(response, Purpose.REFRESH, secrets=(refresh_token,))
     return tokens_from_result(
         data.get("AuthenticationResult"), config=config, now=clock(), previous=tokens
     )

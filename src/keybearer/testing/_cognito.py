@@ -218,6 +218,36 @@ def _call_keys(environ: _WSGIEnviron) -> list[str]:
     return []
 
 
+def _revoke_token(body: bytes) -> _Failure:
+    """RevokeToken, which moto lacks: forget the refresh token, as Cognito does.
+
+    Answered here (as a "planned" response) so logout can be tested end to end.
+    """
+    from moto.cognitoidp.models import cognitoidp_backends
+    from moto.core.models import DEFAULT_ACCOUNT_ID
+
+    try:
+        document = json.loads(body)
+        token, client_id = document["Token"], document["ClientId"]
+    except (ValueError, KeyError, TypeError):
+        message = {"__type": "InvalidParameterException", "message": "Token and ClientId needed"}
+        return _Failure(400, "InvalidParameterException", json.dumps(message).encode())
+    backend = cognitoidp_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+    for pool in backend.user_pools.values():
+        client = pool.clients.get(client_id)
+        if client is None:
+            continue
+        if client.generate_secret and document.get("ClientSecret") != client.secret:
+            message = {"__type": "NotAuthorizedException", "message": "Invalid client secret"}
+            return _Failure(400, "NotAuthorizedException", json.dumps(message).encode())
+        owner = pool.refresh_tokens.get(token)
+        if owner is not None and owner[0] == client_id:
+            pool.refresh_tokens[token] = None
+        return _Failure(200, None, b"{}")
+    message = {"__type": "ResourceNotFoundException", "message": "No such app client"}
+    return _Failure(400, "ResourceNotFoundException", json.dumps(message).encode())
+
+
 class _CountingMiddleware:
     """Counts each call, then answers a planned failure or passes it to moto."""
 
@@ -230,6 +260,8 @@ class _CountingMiddleware:
         keys = _call_keys(environ)
         self._counts._add(keys)
         failure = self._failures.take(keys) if keys else None
+        if failure is None and keys and keys[0] == "RevokeToken":
+            failure = _revoke_token(_read_body(environ))
         if failure is None:
             return self._app(environ, start_response)
         headers = [
