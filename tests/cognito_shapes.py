@@ -58,3 +58,44 @@ def error(error_type: str, message: str) -> dict[str, Any]:
 
 def target(operation: str) -> dict[str, str]:
     return {"X-Amz-Target": f"AWSCognitoIdentityProviderService.{operation}"}
+
+
+class SigningKey:
+    """An RS256 key pair for tests: signs JWTs and serves its JWKS."""
+
+    def __init__(self, kid: str = "test-key-1") -> None:
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
+        self.kid = kid
+        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict[str, Any]:
+        numbers = self._key.public_key().public_numbers()
+
+        def b64(n: int) -> str:
+            raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        return {
+            "keys": [
+                {
+                    "kty": "RSA",
+                    "kid": self.kid,
+                    "alg": "RS256",
+                    "use": "sig",
+                    "n": b64(numbers.n),
+                    "e": b64(numbers.e),
+                }
+            ]
+        }
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        def part(data: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+        signing_input = f"{part({'kid': self.kid, 'alg': 'RS256'})}.{part(claims)}"
+        signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+        return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()

@@ -431,10 +431,12 @@ class OAuthClient:
             raise StateMismatchError("the implicit redirect has no access_token")
         if redirect.token_type is not None and redirect.token_type.lower() != "bearer":
             raise StateMismatchError(f"the redirect carries a {redirect.token_type!r} token")
+        now = self._session.clock()
         tokens = TokenSet(
             access_token=redirect.access_token,
             id_token=redirect.id_token,
-            expires_at=self._session.clock() + (redirect.expires_in or 3600.0),
+            expires_at=now + (redirect.expires_in or 3600.0),
+            obtained_at=now,
             origin="implicit",
         )
         claims = tokens.id_claims or tokens.access_claims

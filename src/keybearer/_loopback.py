@@ -84,17 +84,15 @@ class LoopbackReceiver:
         self._result: str | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
+        port = url.port if url.port is not None else 80
         try:
-            self._server = _Server(url.port or 80, self)
+            self._server = _Server(port, self)
         except OSError as exc:
             if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                reason = (
-                    "is taken by another program"
-                    if exc.errno == errno.EADDRINUSE
-                    else ("needs privileges")
-                )
+                taken = exc.errno == errno.EADDRINUSE
+                reason = "is taken by another program" if taken else "needs privileges"
                 raise ConfigurationError(
-                    f"cannot listen for the sign-in redirect on 127.0.0.1:{url.port or 80}: the "
+                    f"cannot listen for the sign-in redirect on 127.0.0.1:{port}: the "
                     f"port {reason}. Close what uses it, or register another "
                     "redirect URI port with the app client and pass it as redirect_uri."
                 ) from None

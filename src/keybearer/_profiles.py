@@ -59,6 +59,8 @@ __all__ = [
     "ProfileSettings",
     "ResolvedProfile",
     "Setting",
+    "build_profile",
+    "check_profile_name",
     "client_from_profile",
     "default_config_path",
     "open_store",
@@ -395,10 +397,15 @@ class ResolvedProfile:
         environ: Mapping[str, str] | None = None,
     ) -> OAuthClient:
         """Build the :class:`OAuthClient` this profile describes."""
+        token_store = self.store(store)
+        return self.build_client(token_store, self.client_secret(token_store, environ))
+
+    def build_client(self, store: TokenStore, client_secret: str | None) -> OAuthClient:
+        """Build the client with this store and secret (no store read, no network)."""
         from ._client import OAuthClient
 
-        token_store = self.store(store)
-        secret = self.client_secret(token_store, environ)
+        token_store = store
+        secret = client_secret
         s = self.settings
         hosts = list(s.api_hosts)
         if s.api_url:
@@ -474,6 +481,14 @@ def open_store(spec: str, *, relative_to: Path | None = None) -> TokenStore:
     return _memory_store
 
 
+def _source_label(layer: str, key: str) -> str:
+    if layer == "env":
+        return _BY_KEY[key].env if key in _BY_KEY else "the environment"
+    if layer == "flag":
+        return "--" + key.replace("_", "-")
+    return "file"
+
+
 def _problem(where: str, field: str, message: str, source: str | None) -> str:
     origin = f" (set by {source})" if source and source != "file" else ""
     return f"{where}: {field}{origin}: {message}"
@@ -496,8 +511,31 @@ def resolve_profile(
     name = selected_profile_name(name, env)
     path = Path(config_path).expanduser() if config_path else default_config_path(env)
     config = read_config(path)
-    file_values = dict(config.profiles.get(name, {}))
+    return build_profile(
+        name,
+        path,
+        config.profiles.get(name, {}),
+        in_file=name in config.profiles,
+        environ=env,
+        overrides=overrides,
+        require_client=require_client,
+    )
+
+
+def build_profile(
+    name: str,
+    path: Path,
+    file_values: Mapping[str, Any],
+    *,
+    in_file: bool,
+    environ: Mapping[str, str],
+    overrides: Mapping[str, Any] | None = None,
+    require_client: bool = True,
+) -> ResolvedProfile:
+    """Merge and check one profile whose file table is ``file_values``."""
+    check_profile_name(name)
     where = f"profile {name!r} in {path}"
+    env = environ
 
     if "client_secret" in file_values:
         raise ConfigurationError(
@@ -507,15 +545,15 @@ def resolve_profile(
         )
     merged: dict[str, Any] = {}
     sources: dict[str, str] = {}
-    layers: list[tuple[Mapping[str, Any], str | None]] = [
+    layers: list[tuple[Mapping[str, Any], str]] = [
         (file_values, "file"),
-        (_env_layer(env), None),
+        (_env_layer(env), "env"),
         ({k: v for k, v in (overrides or {}).items() if v is not None}, "flag"),
     ]
     for values, label in layers:
         for key, value in values.items():
             merged[key] = value
-            sources[key] = label or (_BY_KEY[key].env if key in _BY_KEY else "environment")
+            sources[key] = _source_label(label, key)
 
     try:
         settings = ProfileSettings.model_validate(merged)
@@ -530,7 +568,7 @@ def resolve_profile(
             problems.append(_problem(where, field, message, sources.get(field)))
         raise ConfigurationError("; ".join(problems)) from None
 
-    resolved = ResolvedProfile(name, path, name in config.profiles, settings, sources)
+    resolved = ResolvedProfile(name, path, in_file, settings, sources)
     if require_client:
         _check_complete(resolved)
     return resolved
@@ -538,12 +576,12 @@ def resolve_profile(
 
 def _check_complete(profile: ResolvedProfile) -> None:
     s, where, name = profile.settings, profile.where, profile.name
-    if s.user_pool_id is None and s.issuer is None and s.client_id is None:
-        if not profile.in_file:
-            raise ConfigurationError(
-                f"{where}: there is no such profile; run `keybearer configure --profile "
-                f"{name}`, or set KEYBEARER_USER_POOL_ID and KEYBEARER_CLIENT_ID"
-            )
+    nothing = s.user_pool_id is None and s.issuer is None and s.client_id is None
+    if nothing and not profile.in_file:
+        raise ConfigurationError(
+            f"{where}: there is no such profile; run `keybearer configure --profile "
+            f"{name}`, or set KEYBEARER_USER_POOL_ID and KEYBEARER_CLIENT_ID"
+        )
     if s.user_pool_id is not None and s.issuer is not None:
         raise ConfigurationError(
             _problem(

@@ -47,6 +47,7 @@ class Session:
         self._endpoints = config.fixed_endpoints()
         self._id_verifier: Any = None
         self._ahead = config.refresh_ahead
+        self._deadline: tuple[TokenSet | None, float] = (None, 0.0)
         self._ssl: ssl.SSLContext | None = None
         self._sync_http: httpx.Client | None = None
         self._http_lock = threading.Lock()
@@ -56,12 +57,32 @@ class Session:
     def fresh(self) -> TokenSet | None:
         """The current tokens if they need no refresh, else None."""
         tokens = self.cache.tokens
-        if tokens is not None and self.clock() < tokens.expires_at - self._ahead:
-            return tokens
-        return None
+        if tokens is None:
+            return None
+        known, deadline = self._deadline
+        if known is not tokens:
+            deadline = self._refresh_deadline(tokens)
+        return tokens if self.clock() < deadline else None
+
+    def _refresh_deadline(self, tokens: TokenSet) -> float:
+        """When to refresh: ``refresh_ahead`` before expiry, or at half-life if sooner.
+
+        Tokens that live less than twice ``refresh_ahead`` would otherwise be
+        refreshed on every request.
+        """
+        ahead = self._ahead
+        if tokens.obtained_at is not None:
+            ahead = min(ahead, max(0.0, (tokens.expires_at - tokens.obtained_at) / 2))
+        deadline = tokens.expires_at - ahead
+        # One tuple, one assignment: readers in other threads never see a mix.
+        self._deadline = (tokens, deadline)
+        return deadline
 
     def needs_refresh(self, tokens: TokenSet) -> bool:
-        return self.clock() >= tokens.expires_at - self._ahead
+        known, deadline = self._deadline
+        if known is not tokens:
+            deadline = self._refresh_deadline(tokens)
+        return self.clock() >= deadline
 
     def tokens_for_request(self) -> TokenSet:
         tokens = self.fresh()

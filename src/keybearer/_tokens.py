@@ -49,6 +49,8 @@ class TokenSet(BaseModel):
     refresh_token: SecretStr | None = None
     expires_at: float
     """Seconds since the epoch, by the local clock at the time the tokens arrived."""
+    obtained_at: float | None = None
+    """When the tokens arrived (same clock), so short-lived tokens refresh in proportion."""
     token_type: str = "Bearer"
     origin: Origin = "password"
     username: str | None = None
@@ -133,6 +135,7 @@ class TokenSet(BaseModel):
             "id_token": self.id_token.get_secret_value() if self.id_token else None,
             "refresh_token": self.refresh_token.get_secret_value() if self.refresh_token else None,
             "expires_at": self.expires_at,
+            "obtained_at": self.obtained_at,
             "token_type": self.token_type,
             "origin": self.origin,
             "username": self.username,

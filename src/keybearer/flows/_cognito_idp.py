@@ -249,6 +249,7 @@ def tokens_from_result(
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
         expires_at=now + float(expires_in),
+        obtained_at=now,
         token_type=str(result.get("TokenType") or "Bearer"),
         origin="rotating" if config.rotate_refresh_tokens else "password",
         username=username or (previous.username if previous else None) or username_hint,

@@ -259,6 +259,7 @@ def _tokens(
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
         expires_at=now + float(expires_in),
+        obtained_at=now,
         token_type="Bearer",
         origin=origin,
     )
