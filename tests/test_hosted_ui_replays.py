@@ -13,12 +13,12 @@ from urllib.parse import parse_qs
 
 import httpx
 import pytest
-from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey
 from pytest_httpx import HTTPXMock
-from support import FakeClock
 
 import keybearer
+from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey
 from keybearer import errors
+from support import FakeClock
 
 DOMAIN = "https://myapp.auth.us-east-1.amazoncognito.com"
 TOKEN_URL = f"{DOMAIN}/oauth2/token"
