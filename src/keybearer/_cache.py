@@ -11,6 +11,7 @@ import asyncio
 import logging
 import threading
 import weakref
+from typing import Any
 
 from ._tokens import TokenSet
 from .errors import StoreError
@@ -33,6 +34,8 @@ class TokenCache:
         self.rejected_after_refresh: TokenSet | None = None
         """Fresh tokens the API still refused: a 401 with them is not worth a refresh."""
         self.refresh_lock = threading.Lock()
+        self.file_lock: Any = None
+        """The cross-process refresh lock (a filelock.FileLock), made on first use."""
         self._load_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
@@ -73,6 +76,21 @@ class TokenCache:
             )
             return False
         return True
+
+    def peek_store(self) -> TokenSet | None:
+        """What the store holds now, without making it current (None if unreadable)."""
+        try:
+            raw = self.store.load(self.key)
+            return TokenSet.from_json(raw) if raw is not None else None
+        except StoreError as exc:
+            logger.warning("could not re-read the stored tokens for %s: %s", self.key, exc)
+            return None
+
+    def adopt(self, tokens: TokenSet) -> None:
+        """Make tokens another process stored current here, without saving them again."""
+        self.tokens = tokens
+        self.loaded = True
+        self.dead = None
 
     def clear(self) -> None:
         """Forget the tokens, in memory and in the store."""

@@ -10,11 +10,12 @@ the loop, so threads, tasks and several loops all share one refresh.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -155,17 +156,20 @@ class Session:
             ready = self._decide(seen, rejected)
             if ready is not None:
                 return ready
-            current = self._require(self.cache.tokens)
-            try:
-                tokens = run_sync(self._refresh_flow(current), self.sync_http())
-            except TransientError as exc:
-                if self._keep_on_failure(current, seen, rejected, exc):
-                    return current
-                raise
-            except LoginRequiredError:
-                self.cache.dead = current
-                raise
-            self.cache.put(tokens)
+            with self._process_lock():
+                current, ready = self._reread(seen, rejected)
+                if ready is not None:
+                    return ready
+                try:
+                    tokens = run_sync(self._refresh_flow(current), self.sync_http())
+                except TransientError as exc:
+                    if self._keep_on_failure(current, seen, rejected, exc):
+                        return current
+                    raise
+                except LoginRequiredError:
+                    self.cache.dead = current
+                    raise
+                self.cache.put(tokens)
             logger.info("refreshed the tokens for %s", self.cache.key)
             return tokens
         finally:
@@ -181,22 +185,106 @@ class Session:
                 ready = self._decide(seen, rejected)
                 if ready is not None:
                     return ready
-                current = self._require(self.cache.tokens)
+                file_lock = await self._aacquire_process_lock()
                 try:
-                    tokens = await self.run_async(self._refresh_flow(current))
-                except TransientError as exc:
-                    if self._keep_on_failure(current, seen, rejected, exc):
-                        return current
-                    raise
-                except LoginRequiredError:
-                    self.cache.dead = current
-                    raise
-                await asyncio.to_thread(self.cache.put, tokens)
+                    current, ready = await asyncio.to_thread(self._reread, seen, rejected)
+                    if ready is not None:
+                        return ready
+                    try:
+                        tokens = await self.run_async(self._refresh_flow(current))
+                    except TransientError as exc:
+                        if self._keep_on_failure(current, seen, rejected, exc):
+                            return current
+                        raise
+                    except LoginRequiredError:
+                        self.cache.dead = current
+                        raise
+                    await asyncio.to_thread(self.cache.put, tokens)
+                finally:
+                    if file_lock is not None:
+                        file_lock.release()
                 logger.info("refreshed the tokens for %s", self.cache.key)
                 return tokens
             finally:
                 if acquired:
                     self.cache.refresh_lock.release()
+
+    # -- across processes --
+
+    def _file_lock(self) -> Any:
+        """The cross-process lock for this store key, if the store names one."""
+        lock = self.cache.file_lock
+        if lock is None:
+            lock_path = getattr(self.cache.store, "lock_path", None)
+            if not callable(lock_path):
+                return None
+            from filelock import FileLock
+
+            # thread_local=False: an async refresh may release it from the loop's
+            # thread after awaiting; the thread lock already keeps threads apart.
+            lock = FileLock(lock_path(self.cache.key), thread_local=False)
+            self.cache.file_lock = lock
+        return lock
+
+    @contextlib.contextmanager
+    def _process_lock(self) -> Iterator[None]:
+        lock = self._file_lock()
+        if lock is None:
+            yield
+            return
+        from filelock import Timeout
+
+        try:
+            lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
+        except Timeout:
+            # Another process holds it far longer than a refresh takes: it is
+            # stuck. Refreshing anyway beats never refreshing.
+            logger.warning(
+                "went on without the refresh lock %s: it is held too long", lock.lock_file
+            )
+            yield
+            return
+        try:
+            yield
+        finally:
+            lock.release()
+
+    async def _aacquire_process_lock(self) -> Any:
+        lock = await asyncio.to_thread(self._file_lock)
+        if lock is None:
+            return None
+        from filelock import Timeout
+
+        deadline = time.monotonic() + self.config.timeout + _LOCK_GRACE
+        delay = 0.001
+        while True:
+            try:
+                lock.acquire(timeout=0)
+                return lock
+            except Timeout:
+                if time.monotonic() > deadline:
+                    logger.warning("went on without the refresh lock %s", lock.lock_file)
+                    return None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.05)
+
+    def _reread(self, seen: TokenSet | None, rejected: bool) -> tuple[TokenSet, TokenSet | None]:
+        """Under the process lock: adopt what another process stored meanwhile.
+
+        Returns the tokens to refresh from and, if no refresh is needed any
+        more, the tokens to use. With refresh-token rotation the stored refresh
+        token may be newer than the one in memory; refreshing with the old one
+        would end the session.
+        """
+        current = self._require(self.cache.tokens)
+        stored = self.cache.peek_store()
+        if stored is None or stored.access_token == current.access_token:
+            return current, None
+        self.cache.adopt(stored)
+        logger.info("another process refreshed the tokens for %s; using them", self.cache.key)
+        if seen is not None and (rejected or not self.needs_refresh(stored)):
+            return stored, stored
+        return stored, None
 
     async def _acquire_thread_lock(self) -> bool:
         lock = self.cache.refresh_lock

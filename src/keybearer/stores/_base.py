@@ -31,3 +31,15 @@ class TokenStore(Protocol):
     def delete(self, key: str) -> None:
         """Remove ``key``; removing a missing key is not an error."""
         ...
+
+
+@runtime_checkable
+class LockingStore(TokenStore, Protocol):
+    """A store shared between processes, which names a lock file per key.
+
+    keybearer holds that lock across a refresh and re-reads the store once it
+    has it, so that processes sharing a session refresh it once, not once each
+    (with refresh-token rotation, twice would end the session).
+    """
+
+    def lock_path(self, key: str) -> str: ...

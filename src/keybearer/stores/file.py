@@ -55,6 +55,10 @@ class FileStore:
         """The absolute path of the token file."""
         return self._path
 
+    def lock_path(self, key: str) -> str:
+        """The lock file that serializes refreshes across processes sharing this file."""
+        return f"{self._path}.lock"
+
     @property
     def identity(self) -> str:
         """``file:<resolved absolute path>``."""

@@ -182,6 +182,22 @@ class KeyringStore:
     def __repr__(self) -> str:
         return f"KeyringStore(service={self._service!r})"
 
+    def lock_path(self, key: str) -> str:
+        """A lock file, private to this user, that serializes refreshes across processes.
+
+        Keyrings have no locks of their own; a file in the temporary directory
+        (in a folder only this user can enter) stands in for one.
+        """
+        import hashlib
+        import os
+        import tempfile
+
+        uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
+        folder = os.path.join(tempfile.gettempdir(), f"keybearer-{uid}")
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        name = hashlib.sha256(f"{self._identity}\0{key}".encode()).hexdigest()[:32]
+        return os.path.join(folder, f"{name}.lock")
+
     def _resolve(self) -> tuple[KeyringBackend, int | None]:
         with self._resolve_lock:
             if self._resolved is None and self._unavailable is None:
