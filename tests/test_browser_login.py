@@ -345,3 +345,15 @@ def test_notebook_views_never_show_a_token(oidc_clean: OidcPeer, clock: FakeCloc
     for secret in (tokens.access_token, tokens.id_token, tokens.refresh_token):
         assert secret is not None
         assert secret.get_secret_value() not in shown
+
+
+def test_an_implicit_session_is_used_until_it_really_expires(
+    oidc_clean: OidcPeer, peer_api: ProtectedApi, clock: FakeClock
+) -> None:
+    client = make(oidc_clean, clock, redirect_uri="http://localhost:8765/callback")
+    url = client.authorization_url(response_type="token")
+    client.parse_implicit(sign_in(url, oidc_clean.user.username, oidc_clean.user.password))
+    clock.advance(45)  # past half-life, where a refreshable session would refresh
+
+    with client.http(base_url=peer_api.url) as http:
+        assert http.get("/pets").status_code == 200

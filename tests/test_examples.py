@@ -5,17 +5,22 @@ from __future__ import annotations
 import builtins
 import getpass
 import importlib.util
+import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+import httpx
 import pytest
 
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi, User
+from peers.oidc_peer import OidcPeer, sign_in
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: A JWT's header: base64url of '{"' is "eyJ"; then more header and the first dot.
@@ -94,7 +99,7 @@ def test_async_app_runs_locally_without_printing_a_secret() -> None:
     assert_no_secret(output, async_app.LOCAL_PASSWORD)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "password_login", "async_app"])
+@pytest.mark.parametrize("name", ["quickstart", "password_login", "async_app", "desktop_login"])
 def test_importing_an_example_runs_nothing(
     name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -243,3 +248,186 @@ def test_password_login_declining_totp_set_up_shows_no_secret(
     assert "otpauth" not in out
     assert "secret=" not in out
     assert cognito.calls["AssociateSoftwareToken"] == 0
+
+
+# -- browser sign-in: examples/desktop_login.py and examples/notebook.ipynb --
+
+#: What the examples read; each test starts without any of them.
+BROWSER_SETTINGS = (
+    "OIDC_ISSUER",
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_ID",
+    "COGNITO_CLIENT_SECRET",
+    "COGNITO_TOKEN_AUTH",
+    "COGNITO_DOMAIN",
+    "COGNITO_REDIRECT_URI",
+    "COGNITO_LOGOUT_URI",
+    "COGNITO_SCOPES",
+    "API_URL",
+    "API_PATH",
+    "API_SEND",
+    "KEYBEARER_TOKEN_FILE",
+    "KEYBEARER_SIGN_IN_COMMAND",
+)
+
+
+def test_desktop_login_help_needs_no_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in BROWSER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+
+    output = run_example("desktop_login", "--help")
+
+    assert "usage: desktop_login.py" in output
+    for word in ("--logout", "--paste", "--timeout", "COGNITO_DOMAIN", "COGNITO_REDIRECT_URI"):
+        assert word in output
+    assert "Traceback" not in output
+
+
+def test_desktop_login_names_a_missing_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in BROWSER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    desktop_login = load_example("desktop_login")
+
+    with pytest.raises(SystemExit, match="COGNITO_CLIENT_ID"):
+        desktop_login.main([])
+
+
+@pytest.fixture
+def peer_api(oidc: OidcPeer) -> Iterator[ProtectedApi]:
+    """An API that accepts the peer's ID tokens, like a Cognito authorizer."""
+    with ProtectedApi(oidc.jwks_url, oidc.issuer, [oidc.public_client.id]) as api:
+        yield api
+
+
+@pytest.fixture
+def browser_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, oidc_clean: OidcPeer, peer_api: ProtectedApi
+) -> OidcPeer:
+    """The examples' settings, pointing at the OIDC peer (a hosted-UI stand-in) and its API."""
+    for name in BROWSER_SETTINGS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("OIDC_ISSUER", oidc_clean.issuer)
+    monkeypatch.setenv("COGNITO_CLIENT_ID", oidc_clean.public_client.id)
+    # The peer accepts any loopback port (Cognito would want the registered one).
+    monkeypatch.setenv("COGNITO_REDIRECT_URI", "http://127.0.0.1:0/callback")
+    monkeypatch.setenv("API_URL", peer_api.url)
+    monkeypatch.setenv("KEYBEARER_TOKEN_FILE", str(tmp_path / "tokens.json"))
+    return oidc_clean
+
+
+def peer_browser(oidc: OidcPeer) -> Callable[[str], None]:
+    """An ``open_url`` that signs alice in and follows the redirect, like a browser."""
+
+    def open_url(url: str) -> None:
+        httpx.get(sign_in(url, oidc.user.username, oidc.user.password), timeout=10)
+
+    return open_url
+
+
+def test_desktop_login_signs_in_then_reuses_the_session_then_logs_out(
+    browser_env: OidcPeer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    oidc = browser_env
+    desktop_login = load_example("desktop_login")
+
+    assert desktop_login.main([], open_url=peer_browser(oidc)) == 0
+    first = capsys.readouterr().out
+    assert f"Signed in as {oidc.user.username}" in first
+    assert "GET /pets -> 200" in first
+    assert oidc.counts()["token:authorization_code"] == 1
+
+    def no_browser(url: str) -> None:
+        raise AssertionError("the second run opened the browser again")
+
+    assert desktop_login.main([], open_url=no_browser) == 0
+    second = capsys.readouterr().out
+    assert f"Using the saved session of {oidc.user.username}" in second
+    assert "GET /pets -> 200" in second
+
+    monkeypatch.setenv("COGNITO_LOGOUT_URI", "http://localhost:8765/signed-out")
+    assert desktop_login.main(["--logout"]) == 0
+    third = capsys.readouterr().out
+    assert "Signed out." in third
+    assert "post_logout_redirect_uri=http%3A%2F%2Flocalhost%3A8765%2Fsigned-out" in third
+    assert oidc.counts()["revoke"] == 1
+    assert_no_secret(first + second + third, oidc.user.password)
+
+
+def test_desktop_login_paste_back(
+    browser_env: OidcPeer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    oidc = browser_env
+    monkeypatch.setenv("COGNITO_REDIRECT_URI", "http://localhost:8765/callback")
+    shown: list[str] = []
+
+    def paste(prompt: str = "") -> str:
+        # The person opens the link printed above the prompt and pastes where it ended.
+        shown.append(capsys.readouterr().out)
+        link = next(line.strip() for line in shown[-1].splitlines() if "/oauth2/" in line)
+        return sign_in(link, oidc.user.username, oidc.user.password)
+
+    monkeypatch.setattr(builtins, "input", paste)
+    desktop_login = load_example("desktop_login")
+
+    assert desktop_login.main(["--paste"]) == 0
+    output = "".join(shown) + capsys.readouterr().out
+    assert "code_challenge_method=S256" in output
+    assert f"Signed in as {oidc.user.username}" in output
+    assert "GET /pets -> 200" in output
+    assert_no_secret(output, oidc.user.password)
+
+
+def notebook_cells() -> list[dict[str, Any]]:
+    notebook = json.loads((EXAMPLES / "notebook.ipynb").read_text(encoding="utf-8"))
+    assert notebook["nbformat"] == 4
+    assert notebook["metadata"]["kernelspec"]["language"] == "python"
+    cells: list[dict[str, Any]] = notebook["cells"]
+    return cells
+
+
+def test_the_notebook_is_valid_and_stores_no_outputs() -> None:
+    cells = notebook_cells()
+
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    assert len(code) == 5
+    for cell in code:
+        assert cell["outputs"] == []
+        assert cell["execution_count"] is None
+        compile("".join(cell["source"]), "<cell>", "exec")
+    assert "authorization_url()" in "".join(code[2]["source"])
+    assert "complete_login(" in "".join(code[3]["source"])
+
+
+def test_the_notebook_runs_against_a_provider_given_its_settings(
+    browser_env: OidcPeer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Run the code cells in order, as a kernel would; the sign-in is automated."""
+    oidc = browser_env
+    monkeypatch.setenv("COGNITO_REDIRECT_URI", "http://localhost:8765/callback")
+    monkeypatch.delenv("KEYBEARER_TOKEN_FILE")  # the notebook's default: MemoryStore
+    tests = str(Path(__file__).resolve().parent)
+    helper = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from peers.oidc_peer import sign_in; "
+        "print(sign_in(sys.argv[4], sys.argv[2], sys.argv[3]))"
+    )
+    command = [sys.executable, "-c", helper, tests, oidc.user.username, oidc.user.password]
+    monkeypatch.setenv("KEYBEARER_SIGN_IN_COMMAND", shlex.join(command))
+
+    def refuse(prompt: str = "") -> str:
+        raise AssertionError("the notebook prompted although a sign-in command is set")
+
+    monkeypatch.setattr(builtins, "input", refuse)
+    namespace: dict[str, Any] = {}
+    for cell in notebook_cells():
+        if cell["cell_type"] == "code":
+            exec(compile("".join(cell["source"]), "<cell>", "exec"), namespace)  # noqa: S102
+
+    output = capsys.readouterr().out
+    assert "Open this link in your browser and sign in:" in output
+    assert "GET /pets -> 200" in output
+    client = namespace["client"]
+    assert client.tokens.origin == "hosted_ui"
+    assert client.tokens.username == oidc.user.username
+    shown = client._repr_html_() + client.tokens._repr_html_()
+    assert oidc.user.username in shown
+    assert_no_secret(output + shown, oidc.user.password)

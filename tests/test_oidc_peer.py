@@ -20,7 +20,6 @@ from joserfc.jwk import KeySet
 
 from peers.oidc_peer import OidcPeer, OidcPeerError, PeerClient, SignInError, sign_in
 
-
 # Any free port works: the clients are `application_type: native`.
 REDIRECT_URI = "http://127.0.0.1:53682/callback"
 API_READ = "https://api.example.test/read"

@@ -33,7 +33,12 @@ def show_link(url: str) -> None:
             return
         except ImportError:
             pass
-    print(f"Sign in in your browser. If it did not open, open this URL:\n  {url}", flush=True)
+    # stderr: stdout may be what a script pipes on.
+    print(
+        f"Sign in in your browser. If it did not open, open this URL:\n  {url}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def open_in_browser(url: str) -> None:

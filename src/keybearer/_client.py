@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import httpx
@@ -200,6 +201,25 @@ class OAuthClient:
         config: OidcConfig = build_config(OidcConfig, values)
         return cls(config, store=store, clock=clock)
 
+    @classmethod
+    def from_profile(
+        cls,
+        name: str | None = None,
+        *,
+        config_path: str | os.PathLike[str] | None = None,
+        store: TokenStore | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> OAuthClient:
+        """The client a named profile describes: the one the ``keybearer`` command uses.
+
+        The profile comes from ``name``, else ``KEYBEARER_PROFILE``, else
+        ``default``; settings from the config file and ``KEYBEARER_*``
+        variables (see docs/cli.md).
+        """
+        from ._profiles import client_from_profile
+
+        return client_from_profile(name, config_path=config_path, store=store, environ=environ)
+
     def __repr__(self) -> str:
         tokens = self._session.cache.tokens
         who = tokens.username if tokens is not None else None
@@ -208,7 +228,7 @@ class OAuthClient:
     def _repr_html_(self) -> str:
         import html
 
-        tokens = self._session.cache.tokens
+        tokens = self._session.cache.load()
         state = tokens._repr_html_() if tokens is not None else "<p>Not signed in.</p>"
         return f"<p><b>OAuthClient</b> — {html.escape(self._config.describe)}</p>{state}"
 
@@ -220,6 +240,17 @@ class OAuthClient:
     def tokens(self) -> TokenSet | None:
         """The current tokens (read from the store on first use), or None."""
         return self._session.cache.load()
+
+    def valid_tokens(self) -> TokenSet:
+        """Tokens fit to send now: refreshed first if they are due.
+
+        Raises ``LoginRequiredError`` when there is no session (or it ended).
+        """
+        return self._session.tokens_for_request()
+
+    async def avalid_tokens(self) -> TokenSet:
+        """Async :meth:`valid_tokens`."""
+        return await self._session.atokens_for_request()
 
     async def atokens(self) -> TokenSet | None:
         """Async :attr:`tokens`: the first read of the store happens off the event loop."""
@@ -618,11 +649,11 @@ class OAuthClient:
 
     def _revoke_flow(self, tokens: TokenSet, everywhere: bool) -> Flow[bool]:
         if tokens.origin == "hosted_ui":
-            endpoints = yield from self._session.endpoints_flow()
-            revoked = yield from oauth.revoke(endpoints, self._config.oauth_client, tokens)
             if everywhere and isinstance(self._config, CognitoConfig):
+                # First, while the access token still works: revoking kills it.
                 yield from cognito_revoke(self._config, tokens, everywhere=True, refresh=False)
-            return revoked
+            endpoints = yield from self._session.endpoints_flow()
+            return (yield from oauth.revoke(endpoints, self._config.oauth_client, tokens))
         if tokens.origin == "implicit" and not everywhere:
             return False
         config = self._cognito("logout")

@@ -119,7 +119,10 @@ class LoopbackReceiver:
         with self._lock:
             if self._done.is_set():
                 return 410, _page("Already done", "This sign-in has already finished.")
-            if state != self._state:
+            # An error redirect may come without the state (the provider could
+            # not read the request): show its error rather than wait it out.
+            stateless_error = state is None and "error" in params
+            if state != self._state and not stateless_error:
                 logger.warning("ignored a redirect whose state does not match this sign-in")
                 return 400, _page(
                     "Sign-in link out of date",

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CONFIG_ENV",
     "DEFAULT_PROFILE",
+    "LIST_SETTINGS",
     "PROFILE_ENV",
     "SECRET_ENV",
     "SETTINGS",
@@ -120,7 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("store", "where tokens live: keyring, keyring:SERVICE, file:PATH or memory"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
-_SPLIT_FIELDS = ("scopes", "api_hosts")
+#: Settings that are lists: space-separated in the environment and on the command line.
+LIST_SETTINGS = ("scopes", "api_hosts")
 
 
 def _secure(value: str | None, what: str) -> str | None:
@@ -404,22 +406,20 @@ class ResolvedProfile:
         """Build the client with this store and secret (no store read, no network)."""
         from ._client import OAuthClient
 
-        token_store = store
-        secret = client_secret
         s = self.settings
         hosts = list(s.api_hosts)
         if s.api_url:
             hosts.append(s.api_url)
         common: dict[str, Any] = {
             "client_id": s.client_id,
-            "client_secret": secret,
+            "client_secret": client_secret,
             "scopes": s.scopes,
             "redirect_uri": s.redirect_uri,
             "logout_uri": s.logout_uri,
             "send": s.send,
             "scheme": s.bearer_scheme,
             "api_hosts": hosts,
-            "store": token_store,
+            "store": store,
             "profile": self.name,
             "token_auth": s.token_auth,
             "refresh_ahead": s.refresh_ahead,

@@ -11,14 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import LoginError, ProtocolError
+from .errors import LoginError, RedirectParseError
+
+__all__ = ["Redirect", "RedirectParseError", "parse_redirect"]
 
 # A real redirect is a few KB; far more is not one, and is not worth parsing.
 _MAX_LENGTH = 64 * 1024
-
-
-class RedirectParseError(ProtocolError):
-    """What was given is not a sign-in redirect."""
 
 
 @dataclass(frozen=True, repr=False)

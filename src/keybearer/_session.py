@@ -136,6 +136,18 @@ class Session:
             return current
         return None
 
+    def _unrefreshable_but_valid(
+        self, current: TokenSet, seen: TokenSet | None, rejected: bool
+    ) -> bool:
+        # A session without a refresh token (implicit grant) is used until it
+        # actually expires, not given up at the start of the refresh window.
+        return (
+            current.refresh_token is None
+            and seen is not None
+            and not rejected
+            and current.expires_at > self.clock()
+        )
+
     def _keep_on_failure(
         self, current: TokenSet, seen: TokenSet | None, rejected: bool, exc: TransientError
     ) -> bool:
@@ -160,6 +172,8 @@ class Session:
                 current, ready = self._reread(seen, rejected)
                 if ready is not None:
                     return ready
+                if self._unrefreshable_but_valid(current, seen, rejected):
+                    return current
                 try:
                     tokens = run_sync(self._refresh_flow(current), self.sync_http())
                 except TransientError as exc:
@@ -190,6 +204,8 @@ class Session:
                     current, ready = await asyncio.to_thread(self._reread, seen, rejected)
                     if ready is not None:
                         return ready
+                    if self._unrefreshable_but_valid(current, seen, rejected):
+                        return current
                     try:
                         tokens = await self.run_async(self._refresh_flow(current))
                     except TransientError as exc:
@@ -345,23 +361,38 @@ class Session:
         # an ID token says "access" and must fail.
         return "id" if isinstance(self.config, CognitoConfig) else None
 
+    def _receipt_check(self, tokens: TokenSet, nonce: str) -> dict[str, Any] | None:
+        """What to verify of a browser sign-in's tokens, as ``verify()`` arguments.
+
+        The ID token, with the attempt's nonce. Without one (no ``openid``
+        scope), an implicit redirect's access token is all there is, and a
+        Cognito access token is a JWT that can be checked instead.
+        """
+        if tokens.id_token is not None:
+            return {
+                "token": tokens.id_token.get_secret_value(),
+                "nonce": nonce,
+                "token_use": self._expected_token_use(),
+            }
+        if tokens.origin == "implicit" and isinstance(self.config, CognitoConfig):
+            return {"token": tokens.access_token.get_secret_value(), "token_use": "access"}
+        return None
+
     def check_id_token(self, tokens: TokenSet, nonce: str) -> None:
-        """Verify a freshly received ID token: signature, iss, aud, exp, nonce."""
-        if tokens.id_token is None:
+        """Verify freshly received tokens: signature, iss, aud, exp, nonce."""
+        check = self._receipt_check(tokens, nonce)
+        if check is None:
             return
         endpoints = self.run_sync(self.endpoints_flow())
-        self._verifier(endpoints).verify(
-            tokens.id_token.get_secret_value(), nonce=nonce, token_use=self._expected_token_use()
-        )
+        self._verifier(endpoints).verify(check.pop("token"), **check)
 
     async def acheck_id_token(self, tokens: TokenSet, nonce: str) -> None:
         """Async :meth:`check_id_token`."""
-        if tokens.id_token is None:
+        check = self._receipt_check(tokens, nonce)
+        if check is None:
             return
         endpoints = await self.run_async(self.endpoints_flow())
-        await self._verifier(endpoints).averify(
-            tokens.id_token.get_secret_value(), nonce=nonce, token_use=self._expected_token_use()
-        )
+        await self._verifier(endpoints).averify(check.pop("token"), **check)
 
     # -- talking to the provider --
 

@@ -24,6 +24,7 @@ Catch at the level you care about::
     │   └── ThrottledError            TooManyRequests / LimitExceeded (has retry_after)
     ├── ProviderError             any other error the provider reported (has code)
     ├── ProtocolError             the provider's answer is not what the protocol says
+    │   └── RedirectParseError        what was pasted is not a sign-in redirect
     └── TokenInvalidError         keybearer.verify refused a token (has claim, expected, actual)
         ├── MalformedTokenError       not a JWT: segments, base64url, JSON, size, a claim's type
         ├── UnsupportedAlgorithmError alg is not RS256, or not what the signing key is for
@@ -66,6 +67,7 @@ __all__ = [
     "PasswordResetRequiredError",
     "ProtocolError",
     "ProviderError",
+    "RedirectParseError",
     "RequestTimeoutError",
     "ServiceError",
     "StateMismatchError",
@@ -214,6 +216,10 @@ class ProviderError(KeybearerError):
 
 class ProtocolError(KeybearerError):
     """The provider's answer does not follow the protocol (bad JSON, missing fields)."""
+
+
+class RedirectParseError(ProtocolError):
+    """What was pasted (or redirected to) is not a sign-in redirect."""
 
 
 class TokenInvalidError(KeybearerError):
