@@ -22,6 +22,7 @@ __all__ = [
     "Challenge",
     "CodeChallenge",
     "CustomChallenge",
+    "Diagnosis",
     "EmailOtp",
     "FileStore",
     "KeyringStore",
@@ -37,6 +38,7 @@ __all__ = [
     "TokenStore",
     "TotpSetup",
     "errors",
+    "explain",
 ]
 
 _LAZY = {
@@ -53,6 +55,7 @@ _LAZY = {
     "SmsOtp": "._challenges",
     "SoftwareTokenMfa": "._challenges",
     "TotpSetup": ".flows.password",
+    "Diagnosis": "._diagnose",
     "TokenStore": ".stores._base",
     "MemoryStore": ".stores.memory",
     "FileStore": ".stores.file",
@@ -74,12 +77,21 @@ if TYPE_CHECKING:
         SoftwareTokenMfa,
     )
     from ._client import OAuthClient
+    from ._diagnose import Diagnosis
     from ._tokens import TokenSet
     from .flows.password import TotpSetup
     from .stores._base import TokenStore
     from .stores.file import FileStore
     from .stores.keyring import KeyringStore
     from .stores.memory import MemoryStore
+
+
+def explain(response: Any) -> Diagnosis | None:
+    """Why the API refused this response's request (401/403), if keybearer sent its token."""
+    from ._diagnose import Diagnosis
+
+    value = getattr(response, "extensions", {}).get("keybearer.diagnosis")
+    return value if isinstance(value, Diagnosis) else None
 
 
 def __getattr__(name: str) -> Any:

@@ -10,9 +10,12 @@ import httpx
 from ._hosts import HostAllowList
 from ._session import Session
 from ._tokens import TokenSet
-from .errors import ConfigurationError
+from .errors import ConfigurationError, UnauthorizedError
 
 logger = logging.getLogger("keybearer")
+
+DIAGNOSIS = "keybearer.diagnosis"
+"""Key of the :class:`~keybearer.Diagnosis` in ``response.extensions`` after a 401/403."""
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -28,9 +31,13 @@ class KeybearerAuth(httpx.Auth):
     request once. Get one from ``OAuthClient.auth`` or ``OAuthClient.http()``.
     """
 
-    def __init__(self, session: Session, allowed: HostAllowList) -> None:
+    def __init__(
+        self, session: Session, allowed: HostAllowList, *, raise_on_unauthorized: bool = False
+    ) -> None:
         self._session = session
         self._allowed = allowed
+        self._raise = raise_on_unauthorized
+        self._explained: TokenSet | None = None
         self._send = session.config.send
         self._prefix = f"{session.config.scheme} " if session.config.scheme else ""
         self._last: tuple[TokenSet | None, str] = (None, "")
@@ -56,6 +63,28 @@ class KeybearerAuth(httpx.Auth):
         logger.debug("not sending a token to %s: host not allowed", request.url.host)
         return False
 
+    def _explain(self, response: httpx.Response, tokens: TokenSet, *, refreshed: bool) -> None:
+        """Attach the likely cause of a 401/403 to the response; log it once per token."""
+        from ._diagnose import diagnose
+
+        config = self._session.config
+        diagnosis = diagnose(
+            response,
+            tokens,
+            send=config.send,
+            scheme=config.scheme,
+            now=self._session.clock(),
+            refreshed=refreshed,
+        )
+        response.extensions[DIAGNOSIS] = diagnosis
+        if self._explained is not tokens:
+            self._explained = tokens
+            logger.warning(
+                "%s %s refused: %s", response.request.method, response.url.path, diagnosis
+            )
+        if self._raise:
+            raise UnauthorizedError(str(diagnosis), response=response, diagnosis=diagnosis)
+
     def _worth_retry(
         self, response: httpx.Response, request: httpx.Request, tokens: TokenSet
     ) -> bool:
@@ -75,12 +104,18 @@ class KeybearerAuth(httpx.Auth):
         request.headers["Authorization"] = self._header(tokens)
         response = yield request
         if not self._worth_retry(response, request, tokens):
+            if response.status_code in (401, 403):
+                response.read()
+                self._explain(response, tokens, refreshed=False)
             return
         renewed = self._session.refresh(seen=tokens, rejected=True)
         request.headers["Authorization"] = self._header(renewed)
         response = yield request
-        if response.status_code == 401:
-            self._session.cache.rejected_after_refresh = renewed
+        if response.status_code in (401, 403):
+            if response.status_code == 401:
+                self._session.cache.rejected_after_refresh = renewed
+            response.read()
+            self._explain(response, renewed, refreshed=True)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -92,9 +127,15 @@ class KeybearerAuth(httpx.Auth):
         request.headers["Authorization"] = self._header(tokens)
         response = yield request
         if not self._worth_retry(response, request, tokens):
+            if response.status_code in (401, 403):
+                await response.aread()
+                self._explain(response, tokens, refreshed=False)
             return
         renewed = await self._session.arefresh(seen=tokens, rejected=True)
         request.headers["Authorization"] = self._header(renewed)
         response = yield request
-        if response.status_code == 401:
-            self._session.cache.rejected_after_refresh = renewed
+        if response.status_code in (401, 403):
+            if response.status_code == 401:
+                self._session.cache.rejected_after_refresh = renewed
+            await response.aread()
+            self._explain(response, renewed, refreshed=True)

@@ -712,6 +712,7 @@ class OAuthClient:
     def _auth_for(self, kwargs: dict[str, Any]) -> KeybearerAuth:
         if "auth" in kwargs:
             raise ConfigurationError("http()/async_http() set auth themselves; do not pass auth=")
+        raise_on_unauthorized = bool(kwargs.pop("raise_on_unauthorized", False))
         hosts = list(self._config.api_hosts)
         base_url = kwargs.get("base_url")
         if base_url:
@@ -720,12 +721,18 @@ class OAuthClient:
             except ValueError as exc:
                 raise ConfigurationError(f"{exc}; the token would never be sent") from None
             hosts.append(str(httpx.URL(str(base_url)).copy_with(path="/", query=None)))
-        return KeybearerAuth(self._session, HostAllowList(hosts))
+        return KeybearerAuth(
+            self._session, HostAllowList(hosts), raise_on_unauthorized=raise_on_unauthorized
+        )
 
     def http(self, **kwargs: Any) -> httpx.Client:
         """An ``httpx.Client`` that authenticates to ``base_url``'s host (and ``api_hosts``).
 
-        Takes every ``httpx.Client`` keyword argument except ``auth``.
+        Takes every ``httpx.Client`` keyword argument except ``auth``, and
+        ``raise_on_unauthorized=True`` to raise ``UnauthorizedError`` (with
+        the likely cause) when the API still answers 401/403 after a refresh.
+        Otherwise such a response comes back as usual, its cause attached:
+        ``keybearer.explain(response)``.
         """
         return httpx.Client(auth=self._auth_for(kwargs), **kwargs)
 

@@ -23,6 +23,7 @@ Catch at the level you care about::
     │   ├── ServiceError              5xx or InternalErrorException
     │   └── ThrottledError            TooManyRequests / LimitExceeded (has retry_after)
     ├── ProviderError             any other error the provider reported (has code)
+    ├── UnauthorizedError         the API still refused after one refresh (has diagnosis)
     ├── ProtocolError             the provider's answer is not what the protocol says
     │   └── RedirectParseError        what was pasted is not a sign-in redirect
     └── TokenInvalidError         keybearer.verify refused a token (has claim, expected, actual)
@@ -47,6 +48,8 @@ Provider errors keep the provider's own code (``error.code``, e.g.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "BadSignatureError",
@@ -77,6 +80,7 @@ __all__ = [
     "TokenInvalidError",
     "TokenNotYetValidError",
     "TransientError",
+    "UnauthorizedError",
     "UnknownKeyError",
     "UnsupportedAlgorithmError",
     "UserNotConfirmedError",
@@ -212,6 +216,28 @@ class ThrottledError(TransientError):
 
 class ProviderError(KeybearerError):
     """An error the provider reported that has no more specific class here."""
+
+
+class UnauthorizedError(KeybearerError):
+    """The API answered 401/403 even with a fresh token (after one refresh and retry).
+
+    ``response`` is the API's ``httpx.Response``; ``diagnosis`` the likely cause
+    and fix (also in the message). Raised only by clients made with
+    ``http(raise_on_unauthorized=True)``; otherwise the response is returned
+    with the diagnosis attached (``keybearer.explain(response)``).
+    """
+
+    def __init__(self, message: str, *, response: Any, diagnosis: Any) -> None:
+        super().__init__(message, status_code=getattr(response, "status_code", None))
+        self.response = response
+        self.diagnosis = diagnosis
+
+    def __reduce__(self) -> Any:
+        return (_rebuild_unauthorized, (self.message,))
+
+
+def _rebuild_unauthorized(message: str) -> UnauthorizedError:
+    return UnauthorizedError(message, response=None, diagnosis=None)
 
 
 class ProtocolError(KeybearerError):

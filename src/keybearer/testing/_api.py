@@ -402,6 +402,13 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # one line per request on stderr would drown test output
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header follows the API's clock, so tests can stage clock skew.
+        import email.utils
+
+        when = cast(_ApiServer, self.server).api.clock() if timestamp is None else timestamp
+        return email.utils.formatdate(when, usegmt=True)
+
     def do_GET(self) -> None:
         self._handle()
 
