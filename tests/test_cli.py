@@ -168,6 +168,7 @@ def stored_tokens(kb: Kb) -> dict[str, str]:
         ["logout"],
         ["profiles"],
         ["completion"],
+        ["doctor"],
     ],
 )
 def test_every_command_has_help(kb: Kb, command: list[str]) -> None:
@@ -178,7 +179,7 @@ def test_every_command_has_help(kb: Kb, command: list[str]) -> None:
 
 def test_the_group_lists_every_command(kb: Kb) -> None:
     listed = kb("--help").stdout
-    for name in ("configure", "login", "whoami", "token", "get", "logout", "profiles"):
+    for name in ("configure", "login", "whoami", "token", "get", "logout", "profiles", "doctor"):
         assert f"  {name} " in listed
 
 
@@ -480,7 +481,8 @@ def test_a_route_that_refuses_the_token_exits_1(signed_in: Kb, api: ProtectedApi
     result = signed_in("get", "/admin")
     assert result.exit_code == 1
     assert "HTTP 401" in result.stderr
-    assert "send = access" in result.stderr
+    assert "OAuth scopes" in result.stderr  # the diagnosis
+    assert "keybearer doctor --api /admin" in result.stderr
     assert json.loads(result.stdout) == {"message": "Unauthorized"}
 
 

@@ -87,7 +87,7 @@ def test_clock_skew_is_named(make_client: MakeClient, person: Person, api: Prote
         response = http.get("/pets")
 
     diagnosis = explained(response)
-    assert "120 minutes behind" in diagnosis.cause
+    assert "the API's clock is 120 minutes ahead of this machine's" in diagnosis.cause
     assert "NTP" in diagnosis.fix
 
 

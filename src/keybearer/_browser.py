@@ -21,8 +21,12 @@ def show_link(url: str) -> None:
     """Offer ``url`` to the person: a clickable link in a notebook, a line elsewhere."""
     if in_notebook():
         try:
-            from IPython.display import HTML, display  # type: ignore[import-not-found,unused-ignore]
+            import importlib
 
+            # IPython exists only where a notebook runs; importing it by name keeps
+            # the type checker from needing it.
+            display_module: Any = importlib.import_module("IPython.display")
+            HTML, display = display_module.HTML, display_module.display
             link = html.escape(url, quote=True)
             display(
                 HTML(

@@ -22,6 +22,8 @@ from ._tokens import TokenSet
 # (``<resource server>/<scope>``) or these by name.
 _STANDARD_SCOPES = {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
 _SKEW_WORTH_MENTIONING = 300.0
+# Seconds this machine's clock may differ from the issuer's (token iat at receipt).
+_ISSUER_DRIFT_OK = 60.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,14 @@ def clock_skew(response: httpx.Response, now: float) -> float | None:
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return now - server
+
+
+def _issuer_drift(tokens: TokenSet, claims: dict[str, Any]) -> float | None:
+    """Seconds this machine's clock was ahead of the token issuer's when the tokens came."""
+    iat = claims.get("iat")
+    if tokens.obtained_at is None or isinstance(iat, bool) or not isinstance(iat, (int, float)):
+        return None
+    return tokens.obtained_at - float(iat)
 
 
 def diagnose(
@@ -117,13 +127,28 @@ def diagnose(
             "was accepted)",
             "check the authorizer's policy or the API's resource policy for this user",
         )
+    drift = _issuer_drift(tokens, claims)
+    if drift is not None:
+        details["issuer_clock_drift_seconds"] = round(drift)
     if skew is not None and abs(skew) > _SKEW_WORTH_MENTIONING:
-        direction = "ahead of" if skew > 0 else "behind"
-        return found(
-            f"this machine's clock is {abs(skew) / 60:.0f} minutes {direction} the API's, "
-            "so tokens look valid here while the API sees them as expired or not yet valid",
-            "set the clock right (enable NTP time sync)",
-        )
+        minutes = abs(skew) / 60
+        if drift is None or abs(drift) <= _ISSUER_DRIFT_OK:
+            # This machine agrees with the token's issuer (its iat), or cannot
+            # tell: the API's clock is the odd one out, and it judges exp by it.
+            direction = "behind" if skew > 0 else "ahead of"
+            return found(
+                f"the API's clock is {minutes:.0f} minutes {direction} this machine's"
+                + (" and the token issuer's" if drift is not None else "")
+                + ", so it sees fresh tokens as "
+                + ("not yet valid" if skew > 0 else "expired"),
+                "set the clock of the server that checks the token right (NTP): API "
+                "Gateway keeps AWS's time, so that is a Lambda authorizer or a backend "
+                "of your own"
+                + ("" if drift is not None else ", or this machine's if it is the one off"),
+            )
+        # This machine's clock is off against both the issuer and the API, but
+        # keybearer times refreshes by its own clock, so that alone does not
+        # explain a 401: keep looking; the skew stays in the details.
     challenge = response.headers.get("www-authenticate", "")
     if "audience" in challenge.lower():
         return found(
@@ -147,7 +172,7 @@ def diagnose(
             f"the method probably requires an OAuth scope this token lacks (it has: "
             f"{', '.join(custom)})",
             "ask for the method's scope at sign-in (scopes=[...]) or add one of these "
-            "scopes to the method",
+            "scopes to the method; if the method has no OAuth scopes, send='id'",
         )
     if send == "id" and tokens.id_token is not None:
         return found(

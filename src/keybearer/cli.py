@@ -7,6 +7,7 @@
     keybearer whoami                      # who, where, until when; never a token
     keybearer token                       # the raw token, for curl and friends
     keybearer get /pets                   # GET <api_url>/pets, signed in
+    keybearer doctor [--api URL]          # why does the API say 401? a checklist
     keybearer logout [--all]
     keybearer profiles
 
@@ -1059,6 +1060,42 @@ def token(state: State, kind: str | None) -> None:
     click.echo(tokens.token("id" if chosen == "id" else "access"))
 
 
+# -- doctor --
+
+
+@main.command()
+@_profile_options
+@click.option(
+    "--api",
+    metavar="URL|PATH",
+    help="Request this URL (or this path below api_url) with the token [default: api_url].",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def doctor(state: State, api: str | None, as_json: bool) -> None:
+    """Check the profile end to end and say why the API refuses the token.
+
+    One line per check (ok, warn, fail, skip): the configuration, the provider's
+    keys, the session (refreshed if due), which token is sent and its claims,
+    its signature, then a real request to the API with its clock and, for a
+    401/403, the likely cause and the fix. Never shows a token; after a 401 it
+    repeats the request with the other token to tell which one the method wants.
+    Exit code 0 all passed, 1 a check failed or the API refused, 2 a
+    configuration error, 3 not signed in.
+    """
+    from ._doctor import render, run_doctor
+
+    report = run_doctor(state.resolve, api=api)
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        colour = _colour(_stdout())
+        for line in render(report, colour=colour):
+            click.echo(line, color=colour)
+    if report.exit_code:
+        raise click.exceptions.Exit(report.exit_code)
+
+
 # -- calling the API --
 
 
@@ -1086,21 +1123,6 @@ def _headers(values: tuple[str, ...]) -> list[tuple[str, str]]:
             raise CliError("keybearer sets the Authorization header itself; do not pass it")
         headers.append((name, value.strip()))
     return headers
-
-
-def _unauthorized_hint(status: int, send: str) -> str:
-    if send == "id":
-        return (
-            f"The API answered {status} even after a fresh token. If this route has OAuth "
-            "scopes, it wants an access token: configure send = access and ask for its "
-            "scope (scopes), then log in in the browser. Otherwise check that the API's "
-            "authorizer trusts this user pool and app client."
-        )
-    return (
-        f"The API answered {status} even after a fresh token: the access token may lack a "
-        "scope the route requires (see keybearer whoami), or the API trusts another app "
-        "client or user pool."
-    )
 
 
 def _send(
@@ -1177,7 +1199,8 @@ def _send(
             click.echo(body, nl=False)
     if not ok:
         if response.status_code in (401, 403):
-            say(_unauthorized_hint(response.status_code, settings.send), dim=True)
+            # The likely cause was logged above (keybearer's warning); doctor digs deeper.
+            say(f"For a checklist: keybearer doctor --api {path}", dim=True)
         raise click.exceptions.Exit(EXIT_API)
 
 

@@ -219,7 +219,7 @@ class ProviderError(KeybearerError):
 
 
 class UnauthorizedError(KeybearerError):
-    """The API answered 401/403 even with a fresh token (after one refresh and retry).
+    """The API refused a fresh token: 401 after one refresh and retry, or 403.
 
     ``response`` is the API's ``httpx.Response``; ``diagnosis`` the likely cause
     and fix (also in the message). Raised only by clients made with

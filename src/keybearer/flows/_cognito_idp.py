@@ -127,6 +127,8 @@ def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> Keybeare
     text = _error_message(body)
     status = response.status_code
     said = f": {text}" if text else ""
+    # Ends a sentence that another follows; Cognito's messages may lack the period.
+    stop = f": {text.rstrip('. ')}." if text else "."
     kwargs: dict[str, Any] = {"code": code, "provider_message": text, "status_code": status}
 
     if code in ("TooManyRequestsException", "LimitExceededException") or status == 429:
@@ -144,13 +146,13 @@ def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> Keybeare
     lowered = (text or "").lower()
     if code == "NotAuthorizedException" and "secret hash" in lowered:
         return ConfigurationError(
-            f"Cognito could not verify the SECRET_HASH{said} Check client_secret: an app "
+            f"Cognito could not verify the SECRET_HASH{stop} Check client_secret: an app "
             "client with a secret needs it, one without must not get one.",
             **kwargs,
         )
     if code == "NotAuthorizedException" and "not enabled" in lowered:
         return ConfigurationError(
-            f"the app client does not allow this sign-in flow{said} Enable it in the app "
+            f"the app client does not allow this sign-in flow{stop} Enable it in the app "
             "client's authentication flows (ALLOW_USER_PASSWORD_AUTH, ALLOW_REFRESH_TOKEN_AUTH).",
             **kwargs,
         )
@@ -165,7 +167,7 @@ def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> Keybeare
         "PasswordResetRequiredException",
     ):
         return LoginRequiredError(
-            f"the session has ended and cannot be refreshed ({code}){said} Log in again.",
+            f"the session has ended and cannot be refreshed ({code}){stop} Log in again.",
             **kwargs,
         )
     login_errors: dict[str, type[LoginError]] = {

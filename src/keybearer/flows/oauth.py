@@ -207,6 +207,8 @@ def token_error(response: httpx.Response, *, refreshing: bool) -> KeybearerError
     description = data.get("error_description")
     text = description[:300] if isinstance(description, str) else None
     said = f": {text}" if text else ""
+    # Ends a sentence that another follows; Cognito's messages may lack the period.
+    stop = f": {text.rstrip('. ')}." if text else "."
     kwargs: dict[str, Any] = {
         "code": code,
         "provider_message": text,
@@ -214,13 +216,13 @@ def token_error(response: httpx.Response, *, refreshing: bool) -> KeybearerError
     }
     if code == "invalid_client":
         return ConfigurationError(
-            f"the provider does not accept this app client's credentials (invalid_client){said} "
+            f"the provider does not accept this app client's credentials (invalid_client){stop} "
             "Check client_id and client_secret.",
             **kwargs,
         )
     if code == "invalid_grant" and refreshing:
         return LoginRequiredError(
-            f"the session has ended and cannot be refreshed (invalid_grant){said} Log in again.",
+            f"the session has ended and cannot be refreshed (invalid_grant){stop} Log in again.",
             **kwargs,
         )
     if code in ("invalid_grant", "invalid_request", "unauthorized_client", "invalid_scope"):
