@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -22,7 +23,8 @@ import pytest
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi, User
 from peers.oidc_peer import OidcPeer, sign_in
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+TESTS = Path(__file__).resolve().parent
+EXAMPLES = TESTS.parent / "examples"
 #: A JWT's header: base64url of '{"' is "eyJ"; then more header and the first dot.
 JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.")
 
@@ -99,7 +101,9 @@ def test_async_app_runs_locally_without_printing_a_secret() -> None:
     assert_no_secret(output, async_app.LOCAL_PASSWORD)
 
 
-@pytest.mark.parametrize("name", ["quickstart", "password_login", "async_app", "desktop_login"])
+@pytest.mark.parametrize(
+    "name", ["quickstart", "password_login", "async_app", "desktop_login", "cli_session_local"]
+)
 def test_importing_an_example_runs_nothing(
     name: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -431,3 +435,121 @@ def test_the_notebook_runs_against_a_provider_given_its_settings(
     shown = client._repr_html_() + client.tokens._repr_html_()
     assert oidc.user.username in shown
     assert_no_secret(output + shown, oidc.user.password)
+
+
+def test_the_notebook_executes_in_a_jupyter_kernel_without_showing_a_token(
+    browser_env: OidcPeer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """examples/notebook.ipynb as Jupyter runs it: nbclient, a python3 kernel, every cell.
+
+    The kernel gets the settings through its environment, and signs in at the
+    oidc-provider peer with the sign-in command instead of a person pasting.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    oidc = browser_env
+    token_file = tmp_path / "tokens.json"
+    sign_in_command = [sys.executable, str(TESTS / "notebook_sign_in.py"), oidc.user.username]
+    monkeypatch.setenv("COGNITO_REDIRECT_URI", "http://localhost:8765/callback")
+    monkeypatch.setenv("KEYBEARER_TOKEN_FILE", str(token_file))  # to check outputs against
+    monkeypatch.setenv("KEYBEARER_SIGN_IN_COMMAND", shlex.join(sign_in_command))
+    monkeypatch.setenv("OIDC_PEER_PASSWORD", oidc.user.password)
+    kernel_env = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring"}
+
+    notebook = nbformat.read(EXAMPLES / "notebook.ipynb", as_version=4)
+    runner = NotebookClient(
+        notebook,
+        kernel_name="python3",
+        timeout=120,  # seconds per cell
+        startup_timeout=60,
+        resources={"metadata": {"path": str(tmp_path)}},  # the kernel's working directory
+    )
+    runner.execute(env=kernel_env)  # raises CellExecutionError on the first failing cell
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    assert [cell.execution_count for cell in code] == list(range(1, len(code) + 1))
+    outputs = [output for cell in code for output in cell.outputs]
+    assert [o for o in outputs if o.output_type == "error"] == []
+    shown = json.dumps(outputs)
+    assert "Open this link in your browser and sign in:" in shown
+    assert "GET /pets -> 200" in shown
+    assert f"username='{oidc.user.username}'" in shown  # client.tokens, as the 4th cell shows it
+    assert_no_secret(shown, oidc.user.password)
+    stored = [json.loads(value) for value in json.loads(token_file.read_text()).values()]
+    assert len(stored) == 1
+    for name in ("id_token", "access_token", "refresh_token"):
+        token = stored[0][name]
+        assert token
+        assert token not in shown, f"the notebook showed the {name}"
+
+
+# -- the keybearer command: examples/cli_session.sh, run by cli_session_local.py --
+
+
+def test_the_cli_session_runs_against_the_stand_ins_without_printing_a_token() -> None:
+    cli_session_local = load_example("cli_session_local")
+    finished = subprocess.run(
+        [sys.executable, str(EXAMPLES / "cli_session_local.py")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,  # the commands shown (stderr) in order with their output
+        text=True,
+        timeout=300,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("KEYBEARER_")},
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        },
+        check=False,
+    )
+    output = finished.stdout
+    assert finished.returncode == 0, output
+
+    shown = [line[2:] for line in output.splitlines() if line.startswith("$ ")]
+    commands = [line.split(" --")[0].split("  #")[0] for line in shown]
+    expected = [
+        "keybearer configure",
+        "keybearer login",
+        "keybearer whoami",
+        "keybearer get /pets",
+        'curl -fsS -H "Authorization: Bearer $(keybearer token)" "http',
+        "keybearer logout",
+        "keybearer whoami",
+    ]
+    if shutil.which("curl") is None:
+        expected.remove(expected[4])
+        assert "curl is not installed: skipping the curl step" in output
+    assert len(commands) == len(expected), shown
+    assert [c[: len(e)] for c, e in zip(commands, expected, strict=True)] == expected
+
+    assert "Saved profile 'example'" in output
+    assert "Signed in as alice (profile 'example')." in output
+    assert "sends        Authorization: Bearer <id token>" in output
+    assert "HTTP 200 OK" in output
+    assert '"type": "dog"' in output  # keybearer get, pretty-printed
+    if shutil.which("curl") is not None:
+        assert '[{"id": 1, "type": "dog"' in output  # curl, as the API sent it
+    assert "Signed out of profile 'example'; the session is revoked." in output
+    assert "after logout: exit code 3" in output
+    assert "exited with 0" in output
+    assert "Traceback" not in output
+    assert_no_secret(output, cli_session_local.PASSWORD)
+
+
+def test_the_cli_session_script_names_a_missing_setting() -> None:
+    bash = shutil.which("bash")
+    assert bash is not None
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("KEYBEARER_", "COGNITO_", "API_"))
+    }
+    finished = subprocess.run(
+        [bash, str(EXAMPLES / "cli_session.sh")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    assert finished.returncode != 0
+    assert "COGNITO_USER_POOL_ID" in finished.stderr
+    assert finished.stdout == ""

@@ -127,8 +127,12 @@ class OAuthClient:
             token_auth: how the hosted UI's token endpoint gets the client secret.
             refresh_ahead: refresh this many seconds (at least 60) before expiry.
             timeout: seconds to wait for Cognito.
-            region, idp_url, issuer, jwks_url: override what is derived from the
-                pool id (a VPC endpoint, or a local stand-in in tests).
+            region: the AWS region, if not the pool id's.
+            idp_url: the cognito-idp endpoint (a VPC endpoint, or a local stand-in
+                in tests); derived from the region by default.
+            issuer: the ``iss`` the pool's tokens carry; by default Cognito's
+                ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
+            jwks_url: the pool's JWKS; by default under the issuer.
             clock: a ``time.time`` stand-in, for tests.
         """
         values: dict[str, Any] = {

@@ -28,7 +28,16 @@ _ISSUER_DRIFT_OK = 60.0
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """The most likely reason an API refused the token, and what to do about it."""
+    """The most likely reason an API refused the token, and what to do about it.
+
+    Attributes:
+        status: the API's HTTP status (401 or 403).
+        cause: the likeliest cause, in one sentence.
+        fix: what to change, in one sentence.
+        details: what the diagnosis was based on: the token kind sent, its
+            ``token_use``, audience, issuer and scopes, the API's message (tokens
+            masked), the clock skew against the API's ``Date`` header.
+    """
 
     status: int
     cause: str
