@@ -161,3 +161,12 @@ def test_unverified_claims_of_garbage_are_empty(token: str) -> None:
 )
 def test_host_allow_list(entries: list[str], url: str, allowed: bool) -> None:
     assert HostAllowList(entries).permits(httpx.URL(url)) is allowed
+
+
+def test_scheme_none_means_the_bare_token() -> None:
+    assert build(user_pool_id=POOL, client_id=CLIENT, scheme=None).config.scheme is None
+    assert build(user_pool_id=POOL, client_id=CLIENT).config.scheme == "Bearer"
+    oidc = keybearer.OAuthClient.oidc(
+        "https://issuer.example.com", CLIENT, scheme=None, store=keybearer.MemoryStore()
+    )
+    assert oidc.config.scheme is None

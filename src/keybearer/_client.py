@@ -135,28 +135,7 @@ class OAuthClient:
             jwks_url: the pool's JWKS; by default under the issuer.
             clock: a ``time.time`` stand-in, for tests.
         """
-        values: dict[str, Any] = {
-            "user_pool_id": user_pool_id,
-            "rotate_refresh_tokens": rotate_refresh_tokens,
-            "domain": domain,
-            **_common(
-                client_id,
-                client_secret,
-                scopes,
-                redirect_uri,
-                logout_uri,
-                send,
-                scheme,
-                api_hosts,
-                profile,
-                token_auth,
-                refresh_ahead,
-                timeout,
-            ),
-        }
-        overrides = {"region": region, "idp_url": idp_url, "issuer": issuer, "jwks_url": jwks_url}
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        config: CognitoConfig = build_config(CognitoConfig, values)
+        config: CognitoConfig = build_config(CognitoConfig, _settings(locals()))
         return cls(config, store=store, clock=clock)
 
     @classmethod
@@ -185,24 +164,7 @@ class OAuthClient:
         first need, once per client. The other arguments mean what they mean
         for :meth:`cognito`.
         """
-        values: dict[str, Any] = {
-            "issuer": issuer,
-            **_common(
-                client_id,
-                client_secret,
-                scopes,
-                redirect_uri,
-                logout_uri,
-                send,
-                scheme,
-                api_hosts,
-                profile,
-                token_auth,
-                refresh_ahead,
-                timeout,
-            ),
-        }
-        config: OidcConfig = build_config(OidcConfig, values)
+        config: OidcConfig = build_config(OidcConfig, _settings(locals()))
         return cls(config, store=store, clock=clock)
 
     @classmethod
@@ -765,31 +727,18 @@ class OAuthClient:
         await self.aclose()
 
 
-def _common(
-    client_id: str,
-    client_secret: str | None,
-    scopes: Iterable[str],
-    redirect_uri: str | None,
-    logout_uri: str | None,
-    send: Send,
-    scheme: str | None,
-    api_hosts: Iterable[str],
-    profile: str,
-    token_auth: ClientAuth,
-    refresh_ahead: float,
-    timeout: float,
-) -> dict[str, Any]:
-    return {
-        "client_id": client_id,
-        "client_secret": client_secret,
-        "scopes": tuple([scopes] if isinstance(scopes, str) else scopes),
-        "redirect_uri": redirect_uri,
-        "logout_uri": logout_uri,
-        "send": send,
-        "scheme": scheme,
-        "api_hosts": tuple([api_hosts] if isinstance(api_hosts, str) else api_hosts),
-        "profile": profile,
-        "token_auth": token_auth,
-        "refresh_ahead": refresh_ahead,
-        "timeout": timeout,
-    }
+def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
+    """A constructor's arguments as configuration values.
+
+    ``None`` means "derive it" (endpoints) or "none" (a secret), which the
+    model's defaults already say, except for ``scheme``, where it means "send
+    the bare token". A lone string where a list belongs is one item.
+    """
+    values: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if name in ("cls", "store", "clock") or (value is None and name != "scheme"):
+            continue
+        if name in ("scopes", "api_hosts"):
+            value = (value,) if isinstance(value, str) else tuple(value)
+        values[name] = value
+    return values

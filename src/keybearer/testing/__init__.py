@@ -53,7 +53,8 @@ Then configure your app with ``cognito.url`` as the Cognito endpoint,
 ``iss``) and ``pool.jwks_url`` for the keys, and call ``api.url``.
 
 Known differences from real Cognito (moto 5.2.5): no hosted UI (``/oauth2/*``);
-``RevokeToken`` is answered by LocalCognito itself (moto lacks it); ``SECRET_HASH`` is checked only on ``REFRESH_TOKEN_AUTH``;
+``RevokeToken`` is answered by LocalCognito itself (moto lacks it);
+``SECRET_HASH`` is checked only on ``REFRESH_TOKEN_AUTH``;
 token lifetime is fixed at one hour (use ``ProtectedApi.clock`` to expire
 tokens); ID and access tokens share one signing key (``kid`` ``"dummy"``).
 
