@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: demo test docs lint typecheck check clean
+.PHONY: demo test docs bench bench-quick lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,12 +31,25 @@ $(DOCS_STAMP): $(STAMP) pyproject.toml
 docs: $(DOCS_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
+# The alternatives we compare against (the `bench` extra), only for the benchmarks.
+$(BENCH_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $(BENCH_STAMP)
+
+## bench: every figure of docs/performance.md, several rounds each (a few minutes)
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks
+
+## bench-quick: the same figures in under a minute (CI runs it so the runner cannot rot)
+bench-quick: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks --quick
+
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks tools
 	$(BIN)/ruff format --check src tests examples benchmarks tools
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict src examples
+	$(BIN)/mypy --strict src examples benchmarks
 
 check: lint typecheck test
 

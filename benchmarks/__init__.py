@@ -16,8 +16,8 @@ Layout::
     _tokens.py         an RSA key, Cognito-shaped JWTs, a TokenSet, a fake clock
     _children.py       child processes with a line protocol, bounded in time
     _ok_server.py      child: a trivial HTTP/1.1 API that answers 200
-    _peers.py          child: LocalCognito + ProtectedApi (moto) for refresh figures
-    _cold.py           child: the cold-start scripts of figure 5
+    _peers.py          child: LocalCognito + ProtectedApi (moto) for the refresh
+                       figures, and the parent's helpers to start and drive it
     per_request.py     figure 1      single_flight.py  figure 2
     loop_stall.py      figure 3      imports.py        figure 4
     cold_start.py      figure 5      verification.py   figure 6

@@ -53,8 +53,8 @@ class Child:
 
     def __init__(self, module: str, *args: str, start_timeout: float = 60.0) -> None:
         self.module = module
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115  (closed in stop())
+        self._proc = subprocess.Popen(  # noqa: S603  (our own interpreter and module)
             [sys.executable, "-m", module, *args],
             cwd=ROOT,
             env=child_env(),

@@ -126,7 +126,7 @@ def summary(values: Sequence[float]) -> dict[str, float] | None:
 
 
 def paired_ratios(values: Sequence[float], baseline: Sequence[float]) -> list[float]:
-    return [a / b for a, b in zip(values, baseline) if b > 0]
+    return [a / b for a, b in zip(values, baseline, strict=False) if b > 0]
 
 
 def alternate(
@@ -209,7 +209,7 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     sxx = sum((x - mx) ** 2 for x in xs)
     if sxx == 0:
         return 0.0
-    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
 
 
 # -- the table ------------------------------------------------------------------
@@ -262,7 +262,7 @@ def render_text(rows: Iterable[Row]) -> str:
     widths = [max(len(c[i]) for c in cells) for i in range(len(HEADERS))]
     lines = []
     for index, line in enumerate(cells):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+        lines.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
         if index == 0:
             lines.append("  ".join("-" * w for w in widths))
     notes = [f"  [{r.figure}] {r.name}: {r.note}" for r in rows if r.note]

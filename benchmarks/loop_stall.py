@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from functools import partial
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import httpx
@@ -121,7 +121,7 @@ def run(settings: Settings, peers: Child | None = None) -> list[Row]:
     loop = asyncio.new_event_loop()
     rows = []
     try:
-        for tasks, runs in ((1, settings.rounds(15, 5)), (TASKS, settings.rounds(9, 3))):
+        for tasks, runs in ((1, settings.rounds(15, 5)), (TASKS, settings.rounds(9, 2))):
             for how, label in (("expired", "token expired"), ("revoked", "stale token, 401")):
                 ours, bare, refreshes, failed = _scenario(
                     peers, client, clock, loop, runs, tasks, how

@@ -63,10 +63,13 @@ def _authlib(asynchronous: bool) -> Any:
         with warnings.catch_warnings():
             # Its "use httpx2" notice: authlib.deprecate installs an "always"
             # filter on import, so ours goes in front of it afterwards.
-            import authlib.deprecate  # noqa: F401
+            import authlib.deprecate  # type: ignore[import-untyped]  # noqa: F401
 
             warnings.simplefilter("ignore")
-            from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuth2Client
+            from authlib.integrations.httpx_client import (  # type: ignore[import-untyped]
+                AsyncOAuth2Client,
+                OAuth2Client,
+            )
     except ImportError:
         return None
     return AsyncOAuth2Client if asynchronous else OAuth2Client
@@ -130,13 +133,11 @@ def _contenders(
             "expires_at": int(tokens.expires_at),
             "refresh_token": tokens.refresh_token,
         }
-        clients["authlib"] = authlib_cls(
-            client_id="bench", token=token, transport=transport_for()
-        )
+        clients["authlib"] = authlib_cls(client_id="bench", token=token, transport=transport_for())
     timers: dict[str, Timed] = {}
     for name, client in clients.items():
         if asynchronous:
-            stack.callback(lambda c=client: loop.run_until_complete(c.aclose()))
+            stack.callback(loop.run_until_complete, client.aclose())
             timers[name] = _async_timer(loop, client, url)
         else:
             stack.callback(client.close)
@@ -158,9 +159,7 @@ def _measure(
     loop = asyncio.new_event_loop()
     try:
         with contextlib.ExitStack() as stack:
-            timers, missing = _contenders(
-                asynchronous, transport_for, url, api_host, loop, stack
-            )
+            timers, missing = _contenders(asynchronous, transport_for, url, api_host, loop, stack)
             results = alternate(timers, rounds=rounds, n=n, warmup=max(50, n // 10))
             kind = "async" if asynchronous else "sync"
             names = {k: f"{v}, {kind}, {label}" for k, v in _NAMES.items()}
@@ -184,8 +183,8 @@ def run(settings: Settings) -> list[Row]:
     rows: list[Row] = []
     # Short rounds, many of them: each pair runs within milliseconds of each
     # other, so a burst of load from elsewhere hits one pair, not a trend.
-    mock_rounds = settings.rounds(101, 31)
-    mock_n = settings.count(250, 150)
+    mock_rounds = settings.rounds(101, 21)
+    mock_n = settings.count(250, 120)
     for asynchronous in (False, True):
         rows += _measure(
             "MockTransport",
@@ -199,8 +198,8 @@ def run(settings: Settings) -> list[Row]:
         )
     with Child("benchmarks._ok_server") as server:
         url = f"{server.ready['url']}/prod/pets"
-        loop_rounds = settings.rounds(61, 21)
-        loop_n = settings.count(100, 50)
+        loop_rounds = settings.rounds(61, 11)
+        loop_n = settings.count(100, 40)
         for asynchronous in (False, True):
             rows += _measure(
                 "loopback",

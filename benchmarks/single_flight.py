@@ -122,7 +122,7 @@ def run(settings: Settings, peers: Child | None = None) -> list[Row]:
     if peers is None:
         with _peers.start() as started:
             return run(settings, started)
-    runs = settings.rounds(5, 2)
+    runs = settings.rounds(5, 1)
     clock = FakeClock()
     client = _peers.sign_in(peers, clock)
     rows = []

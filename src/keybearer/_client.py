@@ -700,11 +700,19 @@ class OAuthClient:
         Otherwise such a response comes back as usual, its cause attached:
         ``keybearer.explain(response)``.
         """
-        return httpx.Client(auth=self._auth_for(kwargs), **kwargs)
+        return httpx.Client(auth=self._auth_for(kwargs), **self._tls(kwargs))
 
     def async_http(self, **kwargs: Any) -> httpx.AsyncClient:
         """An ``httpx.AsyncClient``, as :meth:`http`."""
-        return httpx.AsyncClient(auth=self._auth_for(kwargs), **kwargs)
+        return httpx.AsyncClient(auth=self._auth_for(kwargs), **self._tls(kwargs))
+
+    def _tls(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        # httpx builds a new SSL context for every client, reading the CA bundle
+        # (~20 ms); a client per thread or per task would pay it every time.
+        # Share the session's context unless the caller chose TLS settings.
+        if "verify" not in kwargs and "trust_env" not in kwargs:
+            kwargs["verify"] = self._session.ssl_context()
+        return kwargs
 
     def close(self) -> None:
         """Close the connections to the provider (the tokens stay)."""

@@ -51,7 +51,7 @@ class Session:
         self._deadline: tuple[TokenSet | None, float] = (None, 0.0)
         self._ssl: ssl.SSLContext | None = None
         self._sync_http: httpx.Client | None = None
-        self._http_lock = threading.Lock()
+        self._http_lock = threading.RLock()
 
     # -- the per-request path: a read, no lock, no I/O while the token is fresh --
 
@@ -396,10 +396,12 @@ class Session:
 
     # -- talking to the provider --
 
-    def _ssl_context(self) -> ssl.SSLContext:
+    def ssl_context(self) -> ssl.SSLContext:
         # Building a context reads the CA bundle (tens of ms): do it once.
         if self._ssl is None:
-            self._ssl = httpx.create_ssl_context()
+            with self._http_lock:
+                if self._ssl is None:
+                    self._ssl = httpx.create_ssl_context()
         return self._ssl
 
     def sync_http(self) -> httpx.Client:
@@ -407,7 +409,7 @@ class Session:
             with self._http_lock:
                 if self._sync_http is None:
                     self._sync_http = httpx.Client(
-                        verify=self._ssl_context(), timeout=self.config.timeout
+                        verify=self.ssl_context(), timeout=self.config.timeout
                     )
         return self._sync_http
 
@@ -416,9 +418,9 @@ class Session:
 
     async def run_async(self, flow: Flow[T]) -> T:
         if self._ssl is None:
-            await asyncio.to_thread(self._ssl_context)
+            await asyncio.to_thread(self.ssl_context)
         async with httpx.AsyncClient(
-            verify=self._ssl_context(), timeout=self.config.timeout
+            verify=self.ssl_context(), timeout=self.config.timeout
         ) as http:
             return await run_async(flow, http)
 
