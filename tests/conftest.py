@@ -7,6 +7,7 @@ failures and the API's request log, revocations, clock and scopes are reset.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -92,6 +93,18 @@ def _fresh_peers(request: pytest.FixtureRequest) -> None:
     if "api" in request.fixturenames:
         protected_api: ProtectedApi = request.getfixturevalue("api")
         protected_api.reset()
+
+
+@pytest.fixture(autouse=True)
+def _throttle_retries_do_not_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keybearer resends throttled calls after a real back-off; tests never wait for it."""
+    from keybearer import _drive
+
+    async def no_wait(seconds: float) -> None:
+        return None
+
+    quiet = dataclasses.replace(_drive.RETRY, sleep=lambda seconds: None, asleep=no_wait)
+    monkeypatch.setattr(_drive, "RETRY", quiet)
 
 
 @pytest.fixture

@@ -212,7 +212,10 @@ def test_cognito_errors_map_to_typed_errors(
     expected: type[Exception],
 ) -> None:
     status = 500 if error_type == "InternalErrorException" else 400
-    httpx_mock.add_response(url=IDP, status_code=status, json=error(error_type, message))
+    # Reusable: a throttled call is sent again (keybearer._drive.RETRY) before it fails.
+    httpx_mock.add_response(
+        url=IDP, status_code=status, json=error(error_type, message), is_reusable=True
+    )
 
     with pytest.raises(expected) as caught:
         make(store, clock).login_password(ALIAS, "Secret-Password-1")
@@ -223,26 +226,38 @@ def test_cognito_errors_map_to_typed_errors(
     assert "Secret-Password-1" not in str(caught.value)
 
 
-def test_throttling_reports_retry_after(
+def test_throttling_is_retried_then_reported(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
+    from keybearer import _drive
+
     httpx_mock.add_response(
         url=IDP,
         status_code=400,
         headers={"x-amzn-ErrorType": "TooManyRequestsException:http://internal.amazon.com/"},
         json={"message": "Rate exceeded"},
+        is_reusable=True,
     )
+
+    with pytest.raises(errors.ThrottledError) as caught:
+        make(store, clock).login_password(ALIAS, "pw")
+
+    assert caught.value.code == "TooManyRequestsException"
+    assert len(httpx_mock.get_requests()) == _drive.RETRY.attempts
+
+
+def test_a_retry_after_longer_than_the_back_off_cap_is_reported_not_waited(
+    httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
+) -> None:
     httpx_mock.add_response(
         url=IDP, status_code=429, headers={"Retry-After": "7"}, text="slow down"
     )
 
-    with pytest.raises(errors.ThrottledError) as first:
-        make(store, clock).login_password(ALIAS, "pw")
-    with pytest.raises(errors.ThrottledError) as second:
+    with pytest.raises(errors.ThrottledError) as caught:
         make(store, clock).login_password(ALIAS, "pw")
 
-    assert first.value.code == "TooManyRequestsException"
-    assert second.value.retry_after == 7.0
+    assert caught.value.retry_after == 7.0
+    assert len(httpx_mock.get_requests()) == 1
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,8 @@ def test_token_endpoint_errors_are_typed(
 ) -> None:
     client = client_for(clock)
     state, _ = state_and_nonce(client.authorization_url())
-    httpx_mock.add_response(url=TOKEN_URL, status_code=status, json=body)
+    # Reusable: a throttled (429) call is sent again before it fails.
+    httpx_mock.add_response(url=TOKEN_URL, status_code=status, json=body, is_reusable=True)
 
     with pytest.raises(expected):
         client.complete_login(f"{REDIRECT}?code=c&state={state}")

@@ -260,3 +260,18 @@ def test_a_plain_http_base_url_to_another_machine_is_refused(
 ) -> None:
     with pytest.raises(errors.ConfigurationError, match="plain http"):
         signed_in.http(base_url="http://api.example.com/prod")
+
+
+def test_a_garbled_refresh_answer_inside_the_window_uses_the_valid_token(
+    signed_in: keybearer.OAuthClient, api: ProtectedApi, clock: FakeClock, cognito: LocalCognito
+) -> None:
+    # A captive portal answering with its own HTML page, say.
+    before = signed_in.tokens
+    cognito.fail_next(
+        "InitiateAuth:REFRESH_TOKEN_AUTH", status=200, error_type=None, body="<html>Log in</html>"
+    )
+    clock.advance(3600 - 60)
+
+    with signed_in.http(base_url=api.url) as http:
+        assert http.get("/pets").status_code == 200
+    assert signed_in.tokens is before

@@ -14,7 +14,7 @@ import weakref
 from typing import Any
 
 from ._tokens import TokenSet
-from .errors import StoreError
+from .errors import KeyringUnavailableError, StoreError
 from .stores._base import TokenStore
 
 logger = logging.getLogger("keybearer")
@@ -31,6 +31,8 @@ class TokenCache:
         self.loaded = False
         self.dead: TokenSet | None = None
         """Tokens whose refresh token the provider refused: asking again is pointless."""
+        self.unreadable: StoreError | None = None
+        """Why the last read of the store failed, if it did (shown by LoginRequiredError)."""
         self.rejected_after_refresh: TokenSet | None = None
         """Fresh tokens the API still refused: a 401 with them is not worth a refresh."""
         self.refresh_lock = threading.Lock()
@@ -42,12 +44,29 @@ class TokenCache:
         )
 
     def load(self) -> TokenSet | None:
-        """The tokens, reading the store on first use only."""
+        """The tokens, reading the store on first use only.
+
+        A store that cannot be read (a locked keyring, a D-Bus hiccup) means
+        "signed out" for now, with a warning; the next call reads it again. A
+        store that does not exist at all (no keyring backend) still raises.
+        """
         if self.loaded:
             return self.tokens
         with self._load_lock:
             if not self.loaded:
-                raw = self.store.load(self.key)
+                try:
+                    raw = self.store.load(self.key)
+                except KeyringUnavailableError:
+                    raise
+                except StoreError as exc:
+                    self.unreadable = exc
+                    logger.warning(
+                        "treating %s as signed out: the token store could not be read: %s",
+                        self.key,
+                        exc,
+                    )
+                    return None
+                self.unreadable = None
                 tokens = None
                 if raw is not None:
                     try:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from ._hosts import parse_entry
 from ._urls import check_secure_url
 from .errors import ConfigurationError
 from .flows.oauth import ClientAuth, Endpoints, OAuthClientInfo
@@ -19,6 +20,15 @@ _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
+
+
+def _is_text(value: str) -> bool:
+    """Encodable as UTF-8: no lone surrogates (undecodable bytes read leniently)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class ClientConfig(BaseModel):
@@ -35,8 +45,8 @@ class ClientConfig(BaseModel):
     send: Send = "id"
     scheme: str | None = "Bearer"
     api_hosts: tuple[str, ...] = ()
-    refresh_ahead: float = Field(default=120.0, ge=60.0)
-    timeout: float = Field(default=30.0, gt=0)
+    refresh_ahead: float = Field(default=120.0, ge=60.0, le=86400.0)
+    timeout: float = Field(default=30.0, gt=0, le=3600.0)
     profile: str = Field(default="default", min_length=1)
 
     @model_validator(mode="after")
@@ -54,6 +64,19 @@ class ClientConfig(BaseModel):
                 raise ValueError(f"{scope!r} is not a valid OAuth scope")
         if self.redirect_uri is not None:
             check_secure_url(self.redirect_uri, what="redirect_uri")
+        secret = self.client_secret.get_secret_value() if self.client_secret else None
+        for name, value in (("client_id", self.client_id), ("client_secret", secret)):
+            if value is not None and not _is_text(value):
+                # Never quoted: it may be the secret.
+                raise ValueError(f"{name} contains characters that are not text")
+        for entry in self.api_hosts:
+            if entry.strip():
+                try:
+                    parse_entry(entry)
+                except ValueError as exc:
+                    raise ValueError(
+                        f"api_hosts: {entry!r} is not a host, host:port or URL ({exc})"
+                    ) from None
         return self
 
     @property

@@ -1,41 +1,221 @@
 """Run a sans-I/O flow with a real httpx client, sync or async.
 
 Transport failures become keybearer's transient errors here, in one place, so
-that flows only ever see responses.
+that flows only ever see responses. Three more rules live here for the same
+reason:
+
+- a request's ``timeout`` bounds the whole answer, not each read: a provider
+  that trickles its answer a byte at a time still times out;
+- an answer is read up to :data:`MAX_BODY` bytes, never more, and one whose
+  encoding cannot be decoded is a ``ProtocolError``, not an httpx exception;
+- a throttled call (HTTP 429, or cognito-idp's ``TooManyRequestsException``)
+  is sent again a bounded number of times, after a jittered back-off that
+  honours ``Retry-After`` (:class:`Retry`). Nothing else is retried.
 """
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
+import json
+import math
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
-from .errors import NetworkError, RequestTimeoutError, TransientError
+from .errors import NetworkError, ProtocolError, RequestTimeoutError, TransientError
 from .flows import Flow
 
 T = TypeVar("T")
 
+#: The largest answer read from a provider. Every answer keybearer expects is a
+#: few KB; the flows refuse anything over 1 MiB themselves.
+MAX_BODY = 2 << 20
+
+_THROTTLE_TYPES = frozenset({"TooManyRequestsException"})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Bounded, jittered retries of throttled calls only.
+
+    A call is sent at most ``attempts`` times. Before the n-th resend the wait
+    is drawn uniformly from ``[0, base * 2**(n-1)]`` ("full jitter", so clients
+    throttled together do not come back together), or is the provider's
+    ``Retry-After`` plus up to ``base`` of jitter. A wait longer than ``cap`` is
+    not waited: the ``ThrottledError`` (with ``retry_after``) is raised at once.
+    ``sleep``/``asleep`` are injectable so tests never wait.
+    """
+
+    attempts: int = 3
+    base: float = 0.5
+    cap: float = 5.0
+    sleep: Callable[[float], None] = time.sleep
+    asleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[float, float], float] = random.uniform
+
+    def delay(self, response: httpx.Response, retry: int) -> float | None:
+        """Seconds to wait before resend number ``retry`` (1, 2, ...), or None to give up."""
+        if retry >= self.attempts:
+            return None
+        asked = retry_after(response)
+        if asked is not None:
+            wait = asked + self.jitter(0.0, self.base)
+        else:
+            wait = self.jitter(0.0, self.base * 2 ** (retry - 1))
+        return wait if wait <= self.cap else None
+
+
+#: The policy every flow runs with. Tests replace it (``dataclasses.replace``).
+RETRY = Retry()
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date), if usable."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def throttled(response: httpx.Response) -> bool:
+    """HTTP 429, or cognito-idp's TooManyRequestsException (HTTP 400)."""
+    if response.status_code == 429:
+        return True
+    if response.status_code != 400:
+        return False
+    kind: object = response.headers.get("x-amzn-errortype")
+    if not kind and len(response.content) <= 4096:
+        try:
+            body = json.loads(response.content)
+        except (ValueError, RecursionError):
+            return False
+        kind = (body.get("code") or body.get("__type")) if isinstance(body, dict) else None
+    if not isinstance(kind, str):
+        return False
+    return kind.split(":", 1)[0].rsplit("#", 1)[-1].strip() in _THROTTLE_TYPES
+
+
+def _where(request: httpx.Request) -> str:
+    # Only the origin is named: flows never put secrets in URLs, but a path or
+    # query is the caller's business.
+    return f"{request.url.scheme}://{request.url.netloc.decode()}"
+
 
 def _transport_error(exc: httpx.TransportError, request: httpx.Request) -> TransientError:
-    # Only the origin is named: flows never put secrets in URLs, but a path or
-    # query is the caller's business. The OS-level reason is kept; it holds none.
-    where = f"{request.url.scheme}://{request.url.netloc.decode()}"
+    # The OS-level reason is kept; it holds no secret.
+    where = _where(request)
     reason = f"{type(exc).__name__}: {exc}"[:300]
     if isinstance(exc, httpx.TimeoutException):
         return RequestTimeoutError(f"{where} did not answer in time ({reason})")
     return NetworkError(f"could not reach {where} ({reason})")
 
 
-def run_sync(flow: Flow[T], client: httpx.Client) -> T:
+def _unreadable(exc: httpx.HTTPError, request: httpx.Request) -> ProtocolError:
+    # e.g. a Content-Encoding that is not what the body is (httpx.DecodingError).
+    return ProtocolError(
+        f"the answer from {_where(request)} could not be read ({type(exc).__name__})"
+    )
+
+
+class _Body:
+    """The answer's bytes, within the request's time budget and MAX_BODY."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        self.request = request
+        timeout = request.extensions.get("timeout")
+        budget = timeout.get("read") if isinstance(timeout, dict) else None
+        self.deadline = time.monotonic() + float(budget) if budget is not None else None
+        self.size = 0
+        self.chunks: list[bytes] = []
+
+    def add(self, chunk: bytes) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise RequestTimeoutError(
+                f"{_where(self.request)} did not finish its answer in time (it was still "
+                "arriving when the timeout ran out)"
+            )
+        self.size += len(chunk)
+        if self.size > MAX_BODY:
+            raise ProtocolError(
+                f"the answer from {_where(self.request)} is larger than {MAX_BODY} bytes, "
+                "far larger than any answer keybearer expects"
+            )
+        self.chunks.append(chunk)
+
+    def response(self, streamed: httpx.Response) -> httpx.Response:
+        # The body is decoded already: drop the headers that described its encoding.
+        headers = [
+            (name, value)
+            for name, value in streamed.headers.multi_items()
+            if name.lower() not in ("content-encoding", "content-length", "transfer-encoding")
+        ]
+        return httpx.Response(
+            streamed.status_code,
+            headers=headers,
+            content=b"".join(self.chunks),
+            request=self.request,
+        )
+
+
+def _send_sync(client: httpx.Client, request: httpx.Request) -> httpx.Response:
+    body = _Body(request)
+    try:
+        streamed = client.send(request, stream=True)
+        try:
+            for chunk in streamed.iter_bytes():
+                body.add(chunk)
+        finally:
+            streamed.close()
+    except httpx.TransportError as exc:
+        raise _transport_error(exc, request) from None
+    except httpx.HTTPError as exc:
+        raise _unreadable(exc, request) from None
+    return body.response(streamed)
+
+
+async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    body = _Body(request)
+    try:
+        streamed = await client.send(request, stream=True)
+        try:
+            async for chunk in streamed.aiter_bytes():
+                body.add(chunk)
+        finally:
+            await streamed.aclose()
+    except httpx.TransportError as exc:
+        raise _transport_error(exc, request) from None
+    except httpx.HTTPError as exc:
+        raise _unreadable(exc, request) from None
+    return body.response(streamed)
+
+
+def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with a sync client."""
+    policy = retry or RETRY
     try:
         request = next(flow)
         while True:
-            try:
-                response = client.send(request)
-                response.read()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, request) from None
+            response = _send_sync(client, request)
+            resent = 0
+            while throttled(response):
+                wait = policy.delay(response, resent + 1)
+                if wait is None:
+                    break
+                policy.sleep(wait)
+                resent += 1
+                response = _send_sync(client, request)
             request = flow.send(response)
     except StopIteration as stop:
         result: T = stop.value
@@ -44,16 +224,21 @@ def run_sync(flow: Flow[T], client: httpx.Client) -> T:
         flow.close()
 
 
-async def run_async(flow: Flow[T], client: httpx.AsyncClient) -> T:
+async def run_async(flow: Flow[T], client: httpx.AsyncClient, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with an async client."""
+    policy = retry or RETRY
     try:
         request = next(flow)
         while True:
-            try:
-                response = await client.send(request)
-                await response.aread()
-            except httpx.TransportError as exc:
-                raise _transport_error(exc, request) from None
+            response = await _send_async(client, request)
+            resent = 0
+            while throttled(response):
+                wait = policy.delay(response, resent + 1)
+                if wait is None:
+                    break
+                await policy.asleep(wait)
+                resent += 1
+                response = await _send_async(client, request)
             request = flow.send(response)
     except StopIteration as stop:
         result: T = stop.value

@@ -11,16 +11,31 @@ from ._urls import is_loopback_host
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def _parse_entry(entry: str) -> tuple[str, int | None]:
+def parse_entry(entry: str) -> tuple[str, int | None]:
+    """``(host, port or None)`` for an allow-list entry; ``ValueError`` if it is none."""
     text = entry.strip()
     if "://" in text:
         # A URL names one origin: its port is pinned, defaulting by scheme.
-        url = httpx.URL(text)
-        return url.host.lower(), url.port or _DEFAULT_PORTS.get(url.scheme)
-    host, sep, port = text.rpartition(":")
-    if sep and port.isdigit() and "]" not in port:
-        return host.strip("[]").lower(), int(port)
-    return text.strip("[]").lower(), None
+        try:
+            url = httpx.URL(text)
+        except httpx.InvalidURL as exc:
+            raise ValueError(str(exc)) from None
+        if not url.host:
+            raise ValueError("the URL names no host")
+        port = url.port or _DEFAULT_PORTS.get(url.scheme)
+    else:
+        host, sep, digits = text.rpartition(":")
+        if sep and digits.isascii() and digits.isdigit() and "]" not in digits:
+            text, port = host, int(digits)
+        else:
+            port = None
+        url = None
+    if port is not None and not 0 < port <= 65535:
+        raise ValueError(f"port {port} is not a port")
+    host = url.host if url is not None else text.strip("[]")
+    if not host or any(ch.isspace() or ch in "/?#@" for ch in host):
+        raise ValueError("it names no host")
+    return host.lower(), port
 
 
 class HostAllowList:
@@ -31,7 +46,7 @@ class HostAllowList:
     """
 
     def __init__(self, entries: Iterable[str]) -> None:
-        self._entries = frozenset(_parse_entry(entry) for entry in entries if entry.strip())
+        self._entries = frozenset(parse_entry(entry) for entry in entries if entry.strip())
         self._decided: dict[tuple[str, str, int | None], bool] = {}
 
     def __bool__(self) -> bool:

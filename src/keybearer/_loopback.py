@@ -8,11 +8,15 @@ the wait), and closes once it has its answer or the wait times out.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import html
 import http.server
 import logging
+import os
+import socket
 import threading
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -20,6 +24,10 @@ import httpx
 from .errors import ConfigurationError, LoginTimeoutError
 
 logger = logging.getLogger("keybearer")
+
+# A browser sign-in waits minutes, not days; more is a mistake (and Event.wait
+# overflows on an infinite timeout).
+_MAX_WAIT = 86400.0
 
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:4em auto;
@@ -33,12 +41,39 @@ def _page(title: str, text: str) -> bytes:
 
 class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
-    # Never reuse a port another process holds: "port taken" must be an error.
-    allow_reuse_address = False
+    # POSIX SO_REUSEADDR lets a new listener past the last sign-in's connections
+    # in TIME_WAIT (without it the fixed redirect port stays "taken" for a minute
+    # after every sign-in); it never lets two listeners share a port, so "port
+    # taken by another program" is still an error. On Windows it would let them
+    # share one, so there it stays off.
+    allow_reuse_address = os.name != "nt"
+    # A burst of connections (a browser's preconnects, a flood) must not drop the
+    # real redirect's SYN: the default backlog is 5.
+    request_queue_size = 64
 
     def __init__(self, port: int, receiver: LoopbackReceiver) -> None:
         self.receiver = receiver
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
         super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._open_lock:
+            self._open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End connections still open (idle browser preconnects): their threads end too."""
+        with self._open_lock:
+            open_now = list(self._open)
+        for sock in open_now:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -119,10 +154,11 @@ class LoopbackReceiver:
         with self._lock:
             if self._done.is_set():
                 return 410, _page("Already done", "This sign-in has already finished.")
-            # An error redirect may come without the state (the provider could
-            # not read the request): show its error rather than wait it out.
-            stateless_error = state is None and "error" in params
-            if state != self._state and not stateless_error:
+            # Only a redirect carrying this sign-in's state ends the wait, errors
+            # included: any web page can send the browser to 127.0.0.1 with
+            # ?error=..., and must not be able to cancel the sign-in (a provider's
+            # own error redirect carries the state, RFC 6749 §4.1.2.1).
+            if state != self._state:
                 logger.warning("ignored a redirect whose state does not match this sign-in")
                 return 400, _page(
                     "Sign-in link out of date",
@@ -139,19 +175,29 @@ class LoopbackReceiver:
     def wait(self, timeout: float) -> str:
         """The redirect URL received, once it arrives; closes the server either way."""
         try:
+            if not (isinstance(timeout, int | float) and 0 < timeout <= _MAX_WAIT):
+                raise ConfigurationError(
+                    f"the sign-in wait must be between 0 and {_MAX_WAIT} seconds, got {timeout!r}"
+                )
             if not self._done.wait(timeout):
                 raise LoginTimeoutError(
                     f"no sign-in redirect arrived within {timeout:g} s. Finish signing in in the "
                     "browser, or sign in with paste-back: authorization_url() and complete_login()."
                 )
-            assert self._result is not None
+            if self._result is None:
+                # close() ended the wait: the sign-in was cancelled (Ctrl-C, a task cancelled).
+                raise LoginTimeoutError("the sign-in was cancelled before the redirect arrived")
             return self._result
         finally:
             self.close()
 
     def close(self) -> None:
+        """Stop listening, end open connections, and end a wait() in another thread."""
+        with self._lock:
+            self._done.set()  # a wait() elsewhere (asyncio.to_thread) returns now
         self._server.shutdown()
         self._server.server_close()
+        self._server.close_connections()
         self._thread.join(timeout=5)
 
     def __enter__(self) -> LoopbackReceiver:

@@ -68,6 +68,15 @@ def parse_redirect(pasted: str) -> Redirect:
         raise RedirectParseError("what was pasted is far too long to be a sign-in redirect")
     if any(ord(ch) < 32 for ch in text):
         raise RedirectParseError("what was pasted contains control characters")
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # Lone surrogates (undecodable bytes read with surrogateescape) cannot
+            # be sent on to the token endpoint.
+            raise RedirectParseError(
+                "what was pasted contains characters that are not text"
+            ) from None
     try:
         parts = urlsplit(text if "://" in text or text[0] in "?#" else "?" + text)
     except ValueError:
@@ -94,6 +103,10 @@ def parse_redirect(pasted: str) -> Redirect:
             raise RedirectParseError("the redirect's expires_in is not a number") from None
         if expires_in is not None and not 0 < expires_in < 10**8:
             raise RedirectParseError("the redirect's expires_in is out of range")
+        for name in ("access_token", "id_token"):
+            value = _single(fragment, name)
+            if value and not (value.isascii() and value.isprintable()):
+                raise RedirectParseError(f"the redirect's {name} is not a token")
         return Redirect(
             state=_single(fragment, "state"),
             id_token=_single(fragment, "id_token"),

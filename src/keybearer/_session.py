@@ -24,7 +24,7 @@ from ._cache import TokenCache
 from ._config import ClientConfig, CognitoConfig, OidcConfig
 from ._drive import run_async, run_sync
 from ._tokens import TokenSet
-from .errors import ConfigurationError, LoginRequiredError, TransientError
+from .errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
 from .flows import Flow, oauth
 from .flows.refresh import refresh as cognito_refresh
 
@@ -108,8 +108,10 @@ class Session:
 
     def _require(self, tokens: TokenSet | None) -> TokenSet:
         if tokens is None:
+            unreadable = self.cache.unreadable
+            why = f"; the token store could not be read ({unreadable})" if unreadable else ""
             raise LoginRequiredError(
-                f"not signed in ({self.config.describe}): sign in first, e.g. with "
+                f"not signed in ({self.config.describe}){why}: sign in first, e.g. with "
                 "login_password() or login_browser()"
             )
         return tokens
@@ -149,8 +151,13 @@ class Session:
         )
 
     def _keep_on_failure(
-        self, current: TokenSet, seen: TokenSet | None, rejected: bool, exc: TransientError
+        self,
+        current: TokenSet,
+        seen: TokenSet | None,
+        rejected: bool,
+        exc: TransientError | ProtocolError,
     ) -> bool:
+        # A garbled answer (a captive portal's HTML page) counts as transient here.
         # An automatic refresh that fails transiently while the token still
         # works (inside the refresh window) should not fail the caller's
         # request. An explicit refresh() reports the failure.
@@ -176,7 +183,7 @@ class Session:
                     return current
                 try:
                     tokens = run_sync(self._refresh_flow(current), self.sync_http())
-                except TransientError as exc:
+                except (TransientError, ProtocolError) as exc:
                     if self._keep_on_failure(current, seen, rejected, exc):
                         return current
                     raise
@@ -208,7 +215,7 @@ class Session:
                         return current
                     try:
                         tokens = await self.run_async(self._refresh_flow(current))
-                    except TransientError as exc:
+                    except (TransientError, ProtocolError) as exc:
                         if self._keep_on_failure(current, seen, rejected, exc):
                             return current
                         raise

@@ -24,6 +24,40 @@ Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
 
 _FORMAT_VERSION = 1
 
+#: The longest lifetime a provider may give a token: ten years. (Cognito's
+#: longest is one day for ID and access tokens.) More is a broken answer.
+MAX_LIFETIME = 10 * 365 * 86400
+
+
+def is_token_text(value: object) -> bool:
+    """RFC 6749 (A.12-A.13): a token is one or more printable ASCII characters.
+
+    Anything else cannot go into an ``Authorization`` header or a refresh form
+    (httpx raises ``UnicodeEncodeError``), so it is refused on receipt.
+    """
+    return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable()
+
+
+def lifetime(value: object) -> float | None:
+    """``expires_in`` as seconds, or None unless it is a number in [1, MAX_LIFETIME].
+
+    Digits in a string are accepted (some providers send ``"3600"``), ASCII only:
+    ``"²".isdigit()`` is true but ``int("²")`` fails. NaN, infinities and numbers
+    too large for a float are refused, never turned into an expiry.
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.isascii() and text.isdigit()) or len(text) > 12:
+            return None
+        value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, int) and value > MAX_LIFETIME:
+        return None
+    seconds = float(value)
+    # Under a second is no lifetime either: it would mean a refresh per request.
+    return seconds if 1 <= seconds <= MAX_LIFETIME else None  # NaN fails both
+
 
 def _tail(secret: SecretStr | None) -> str:
     if secret is None:

@@ -29,6 +29,8 @@ def check_secure_url(url: str, *, what: str) -> str:
         raise ValueError(f"{what} is not a valid URL: {url!r}") from exc
     if not parsed.host:
         raise ValueError(f"{what} must be an absolute URL, got {url!r}")
+    if parsed.port is not None and not 0 <= parsed.port <= 65535:
+        raise ValueError(f"{what} has port {parsed.port}; a port is a number from 0 to 65535")
     if parsed.scheme == "https":
         return url
     if parsed.scheme == "http" and is_loopback_host(parsed.host):

@@ -211,6 +211,9 @@ class ThrottledError(TransientError):
         super().__init__(
             message, code=code, provider_message=provider_message, status_code=status_code
         )
+        # Retry-After is the provider's text: "NaN", "inf" or "-5" is no wait to sleep on.
+        if retry_after is not None and not 0 <= retry_after < float("inf"):  # NaN fails too
+            retry_after = None
         self.retry_after = retry_after
 
 

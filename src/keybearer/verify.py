@@ -478,7 +478,11 @@ def _check_nonce(claims: Claims, nonce: str) -> None:
     import hmac
 
     value = claims.get("nonce")
-    if isinstance(value, str) and hmac.compare_digest(value.encode(), nonce.encode()):
+    # surrogatepass: a JSON string may hold a lone surrogate (\ud800), which plain
+    # UTF-8 refuses to encode; it must fail the comparison, not the verifier.
+    if isinstance(value, str) and hmac.compare_digest(
+        value.encode("utf-8", "surrogatepass"), nonce.encode("utf-8", "surrogatepass")
+    ):
         return
     actual = "no such claim" if value is None else "a different nonce"
     # Neither nonce is shown: it stays private to the login that sent it.

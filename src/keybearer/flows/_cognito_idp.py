@@ -15,7 +15,7 @@ import httpx
 from .._challenges import Challenge, challenge_from_response
 from .._config import CognitoConfig
 from .._jwt import unverified_claims
-from .._tokens import TokenSet
+from .._tokens import TokenSet, is_token_text, lifetime
 from ..errors import (
     CodeMismatchError,
     ConfigurationError,
@@ -48,9 +48,10 @@ class Purpose(Enum):
 
 def secret_hash(username: str, client_id: str, client_secret: str) -> str:
     """Cognito's SECRET_HASH: Base64(HMAC-SHA256(secret, username + client id))."""
-    digest = hmac.new(
-        client_secret.encode(), (username + client_id).encode(), hashlib.sha256
-    ).digest()
+    # surrogatepass: a username Cognito quoted back (ChallengeParameters) may hold
+    # a lone surrogate; Cognito then refuses the hash, the SDK must not crash on it.
+    message = (username + client_id).encode("utf-8", "surrogatepass")
+    digest = hmac.new(client_secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
 
 
@@ -237,8 +238,11 @@ def tokens_from_result(
     access = _required_str(result, "AccessToken")
     id_token = result.get("IdToken")
     refresh = result.get("RefreshToken")
-    expires_in = result.get("ExpiresIn", 3600)
-    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
+    for name, value in (("AccessToken", access), ("IdToken", id_token), ("RefreshToken", refresh)):
+        if value not in (None, "") and not is_token_text(value):
+            raise ProtocolError(f"Cognito's {name} is not a token (printable ASCII)")
+    expires_in = lifetime(result.get("ExpiresIn", 3600))
+    if expires_in is None or isinstance(result.get("ExpiresIn"), str):
         raise ProtocolError("Cognito's AuthenticationResult has an invalid ExpiresIn")
     if refresh is None and previous is not None and previous.refresh_token is not None:
         refresh = previous.refresh_token.get_secret_value()
@@ -250,7 +254,7 @@ def tokens_from_result(
         access_token=access,
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        expires_at=now + float(expires_in),
+        expires_at=now + expires_in,
         obtained_at=now,
         token_type=str(result.get("TokenType") or "Bearer"),
         origin="rotating" if config.rotate_refresh_tokens else "password",

@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from .._tokens import Origin, TokenSet
+from .._tokens import Origin, TokenSet, is_token_text, lifetime
 from .._urls import check_secure_url
 from ..errors import (
     ConfigurationError,
@@ -241,13 +241,17 @@ def _tokens(
     access = data.get("access_token")
     if not isinstance(access, str) or not access:
         raise ProtocolError("the token endpoint's answer has no access_token")
+    for name in ("access_token", "id_token", "refresh_token"):
+        value = data.get(name)
+        if value not in (None, "") and not is_token_text(value):
+            raise ProtocolError(
+                f"the token endpoint's {name} is not a token (printable ASCII, RFC 6749)"
+            )
     token_type = data.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
         raise ProtocolError(f"the token endpoint issued a {token_type!r} token, not a Bearer token")
-    expires_in = data.get("expires_in", 3600)
-    if isinstance(expires_in, str) and expires_in.isdigit():
-        expires_in = int(expires_in)
-    if not isinstance(expires_in, int | float) or isinstance(expires_in, bool) or expires_in <= 0:
+    expires_in = lifetime(data.get("expires_in", 3600))
+    if expires_in is None:
         raise ProtocolError("the token endpoint's answer has an invalid expires_in")
     id_token = data.get("id_token")
     refresh = data.get("refresh_token")
@@ -260,7 +264,7 @@ def _tokens(
         access_token=access,
         id_token=id_token if isinstance(id_token, str) and id_token else None,
         refresh_token=refresh if isinstance(refresh, str) and refresh else None,
-        expires_at=now + float(expires_in),
+        expires_at=now + expires_in,
         obtained_at=now,
         token_type="Bearer",
         origin=origin,

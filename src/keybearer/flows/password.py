@@ -12,15 +12,29 @@ from pydantic import SecretStr
 from .._challenges import Challenge, MfaSetup, _Answers
 from .._config import CognitoConfig
 from .._tokens import TokenSet
-from ..errors import CodeMismatchError, ProtocolError
+from ..errors import CodeMismatchError, InvalidCredentialsError, ProtocolError
 from . import Flow
 from ._cognito_idp import Purpose, outcome, parse, request, with_secret_hash
+
+
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def login(
     config: CognitoConfig, username: str, password: str, clock: Callable[[], float]
 ) -> Flow[TokenSet | Challenge]:
     """InitiateAuth with USER_PASSWORD_AUTH."""
+    for value in (username, password):
+        if not isinstance(value, str) or (not value.isascii() and not _is_text(value)):
+            raise InvalidCredentialsError(
+                "the username or password contains characters that are not text (bytes "
+                "the terminal could not decode?); type it again"
+            )
     params = with_secret_hash(config, username, {"USERNAME": username, "PASSWORD": password})
     body = {
         "AuthFlow": "USER_PASSWORD_AUTH",
