@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from ._hosts import parse_entry
+from ._tokens import is_text
 from ._urls import check_secure_url
 from .errors import ConfigurationError
 from .flows.oauth import ClientAuth, Endpoints, OAuthClientInfo
@@ -20,15 +21,6 @@ _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
-
-
-def _is_text(value: str) -> bool:
-    """Encodable as UTF-8: no lone surrogates (undecodable bytes read leniently)."""
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class ClientConfig(BaseModel):
@@ -66,7 +58,7 @@ class ClientConfig(BaseModel):
             check_secure_url(self.redirect_uri, what="redirect_uri")
         secret = self.client_secret.get_secret_value() if self.client_secret else None
         for name, value in (("client_id", self.client_id), ("client_secret", secret)):
-            if value is not None and not _is_text(value):
+            if value is not None and not is_text(value):
                 # Never quoted: it may be the secret.
                 raise ValueError(f"{name} contains characters that are not text")
         for entry in self.api_hosts:

@@ -38,6 +38,15 @@ def is_token_text(value: object) -> bool:
     return isinstance(value, str) and bool(value) and value.isascii() and value.isprintable()
 
 
+def is_text(value: str) -> bool:
+    """Encodable as UTF-8: no lone surrogates (what undecodable input bytes become)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def lifetime(value: object) -> float | None:
     """``expires_in`` as seconds, or None unless it is a number in [1, MAX_LIFETIME].
 

@@ -11,18 +11,10 @@ from pydantic import SecretStr
 
 from .._challenges import Challenge, MfaSetup, _Answers
 from .._config import CognitoConfig
-from .._tokens import TokenSet
+from .._tokens import TokenSet, is_text
 from ..errors import CodeMismatchError, InvalidCredentialsError, ProtocolError
 from . import Flow
 from ._cognito_idp import Purpose, outcome, parse, request, with_secret_hash
-
-
-def _is_text(value: str) -> bool:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def login(
@@ -30,7 +22,7 @@ def login(
 ) -> Flow[TokenSet | Challenge]:
     """InitiateAuth with USER_PASSWORD_AUTH."""
     for value in (username, password):
-        if not isinstance(value, str) or (not value.isascii() and not _is_text(value)):
+        if not isinstance(value, str) or (not value.isascii() and not is_text(value)):
             raise InvalidCredentialsError(
                 "the username or password contains characters that are not text (bytes "
                 "the terminal could not decode?); type it again"
