@@ -79,6 +79,12 @@ def configure(kb: Kb, cognito: LocalCognito, pool: Pool, app: AppClient, *flags:
     assert result.exit_code == 0, result.output
 
 
+def allow(kb: Kb, authorizer: AuthorizerApi) -> None:
+    """Let the profile send its token to the authorizer API too (doctor checks that)."""
+    result = kb("configure", "--api-hosts", authorizer.url)
+    assert result.exit_code == 0, result.output
+
+
 def login(kb: Kb, person: Person) -> None:
     result = kb("login", "-u", person.username, "--password-stdin", input=person.password)
     assert result.exit_code == 0, result.output
@@ -313,6 +319,16 @@ def test_a_profile_from_the_environment_alone_is_described_so(
     assert checks(result)["jwks"]["status"] == "ok"
 
 
+def test_doctor_sends_no_token_to_a_host_the_profile_never_named(
+    signed_in: Kb, authorizer: AuthorizerApi
+) -> None:
+    result = signed_in("doctor", "--api", f"{authorizer.url}/me")
+
+    assert result.exit_code == 2
+    assert "refusing to send the token" in line(result, "api")
+    assert authorizer.decisions == []
+
+
 def test_a_token_is_never_sent_over_plain_http_to_another_host(signed_in: Kb) -> None:
     result = signed_in("doctor", "--api", "http://api.example.test/pets")
 
@@ -361,6 +377,7 @@ def test_an_unreachable_jwks_fails_that_check(
 def test_an_id_token_to_a_scoped_method_exits_1_with_the_diagnosis(
     signed_in: Kb, authorizer: AuthorizerApi
 ) -> None:
+    allow(signed_in, authorizer)
     result = signed_in("doctor", "--api", f"{authorizer.url}/me")
 
     assert result.exit_code == 1
@@ -424,6 +441,7 @@ def test_a_missing_scope_is_not_blamed_on_the_token_kind(
 
 
 def test_a_wrong_path_is_named(signed_in: Kb, authorizer: AuthorizerApi) -> None:
+    allow(signed_in, authorizer)
     result = signed_in("doctor", "--api", f"{authorizer.url}/nope")
 
     assert result.exit_code == 1
@@ -436,6 +454,7 @@ def test_a_wrong_path_is_named(signed_in: Kb, authorizer: AuthorizerApi) -> None
 def test_an_api_clock_hours_ahead_fails_the_clock_check(
     signed_in: Kb, authorizer: AuthorizerApi, cognito: LocalCognito
 ) -> None:
+    allow(signed_in, authorizer)
     authorizer.clock = lambda: time.time() + 3 * 3600
 
     result = signed_in("doctor", "--json", "--api", f"{authorizer.url}/pets")

@@ -349,3 +349,13 @@ def test_browser_sign_in_without_a_domain_explains_what_is_missing(clock: FakeCl
 
     with pytest.raises(errors.ConfigurationError, match="domain="):
         client.authorization_url()
+
+
+def test_a_code_sign_in_refuses_tokens_in_a_fragment(clock: FakeClock) -> None:
+    # Tokens slipped into a PKCE sign-in's redirect would skip the PKCE binding.
+    client = client_for(clock)
+    state, _ = state_and_nonce(client.authorization_url())
+
+    with pytest.raises(errors.StateMismatchError, match="code"):
+        client.complete_login(f"{REDIRECT}#access_token=eyJ.e30.x&token_type=bearer&state={state}")
+    assert client.tokens is None

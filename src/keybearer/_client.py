@@ -421,6 +421,10 @@ class OAuthClient:
                     clock=self._session.clock,
                 )
             )
+        if attempt.response_type != "token":
+            # A code (PKCE) sign-in takes only a code: tokens in a fragment would
+            # skip the PKCE binding the sign-in was started with.
+            raise StateMismatchError("tokens arrived in a #fragment for a code (PKCE) sign-in")
         return self._implicit_tokens(redirect)
 
     def _implicit_tokens(self, redirect: Redirect) -> TokenSet:

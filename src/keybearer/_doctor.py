@@ -615,6 +615,22 @@ class _Doctor:
             return
         self.report.api_url = url
         timeout = min(API_TIMEOUT, self.profile.settings.timeout)
+        from ._hosts import HostAllowList
+
+        # The same rule as `keybearer get`: a pasted --api URL must not carry the
+        # token to a host the profile never named.
+        settings = self.profile.settings
+        allowed = HostAllowList([*settings.api_hosts, settings.api_url or ""])
+        if not allowed.permits(httpx.URL(url)):
+            self.add(
+                "api",
+                "fail",
+                f"--api {url}: refusing to send the token to {httpx.URL(url).host}: tokens "
+                "go only to the api_url's host or one of api_hosts, over https (or plain "
+                "http on this machine)",
+                code=EXIT_USAGE,
+            )
+            return
         try:
             with _quiet_refusal_log(), self.client.http(base_url=url, timeout=timeout) as http:
                 response = http.get(url)
