@@ -313,7 +313,8 @@ class OAuthClient:
 
     def _finish(self, result: TokenSet | Challenge) -> TokenSet | Challenge:
         if isinstance(result, TokenSet):
-            self._session.cache.put(result)
+            with self._session.exclusive():  # not overwritten by a refresh in flight
+                self._session.cache.put(result)
             logger.info("signed in to %s", self._session.cache.key)
         else:
             logger.info("the provider asks for the %s challenge", result.name)
@@ -651,7 +652,8 @@ class OAuthClient:
                 revoked = self._session.run_sync(self._revoke_flow(tokens, global_))
             except KeybearerError as exc:
                 logger.warning("signed out locally, but the provider did not revoke: %s", exc)
-        self._session.cache.clear()
+        with self._session.exclusive():  # after any refresh in flight, which would store again
+            self._session.cache.clear()
         return revoked
 
     async def alogout(self, *, global_: bool = False) -> bool:
@@ -667,7 +669,12 @@ class OAuthClient:
                 revoked = await self._session.run_async(self._revoke_flow(tokens, global_))
             except KeybearerError as exc:
                 logger.warning("signed out locally, but the provider did not revoke: %s", exc)
-        await asyncio.to_thread(self._session.cache.clear)
+
+        def forget() -> None:
+            with self._session.exclusive():
+                self._session.cache.clear()
+
+        await asyncio.to_thread(forget)
         return revoked
 
     # -- calling the API --

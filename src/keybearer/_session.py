@@ -15,7 +15,7 @@ import logging
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -36,6 +36,28 @@ T = TypeVar("T")
 # than any refresh can take (its timeout), so it only ends a true deadlock,
 # such as sync code run on the event loop thread while a task holds the lock.
 _LOCK_GRACE = 5.0
+
+
+async def _finish_even_if_cancelled(step: Awaitable[T]) -> T:
+    """Run ``step`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A refresh the provider has answered has spent the old refresh token (with
+    rotation); dropping the answer, or letting go of the locks before it is
+    stored, ends the session. The wait is bounded by the request timeout.
+    """
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
 
 
 class Session:
@@ -126,10 +148,7 @@ class Session:
         """
         current = self._require(self.cache.load())
         if current is self.cache.dead:
-            raise LoginRequiredError(
-                f"the session has ended ({self.config.describe}): the provider refused its "
-                "refresh token earlier; sign in again"
-            )
+            return None  # re-read the store first: another process may have signed in
         if seen is None:
             return None  # an explicit refresh() always refreshes
         if current is not seen:
@@ -137,6 +156,14 @@ class Session:
         if not rejected and not self.needs_refresh(current):
             return current
         return None
+
+    def _check_alive(self, current: TokenSet) -> None:
+        """After the re-read: refuse a session whose refresh token was refused."""
+        if current is self.cache.dead:
+            raise LoginRequiredError(
+                f"the session has ended ({self.config.describe}): the provider refused its "
+                "refresh token earlier; sign in again"
+            )
 
     def _unrefreshable_but_valid(
         self, current: TokenSet, seen: TokenSet | None, rejected: bool
@@ -179,6 +206,7 @@ class Session:
                 current, ready = self._reread(seen, rejected)
                 if ready is not None:
                     return ready
+                self._check_alive(current)
                 if self._unrefreshable_but_valid(current, seen, rejected):
                     return current
                 try:
@@ -188,7 +216,8 @@ class Session:
                         return current
                     raise
                 except LoginRequiredError:
-                    self.cache.dead = current
+                    if current.refresh_token is not None:  # refused by the provider
+                        self.cache.dead = current
                     raise
                 self.cache.put(tokens)
             logger.info("refreshed the tokens for %s", self.cache.key)
@@ -211,18 +240,25 @@ class Session:
                     current, ready = await asyncio.to_thread(self._reread, seen, rejected)
                     if ready is not None:
                         return ready
+                    self._check_alive(current)
                     if self._unrefreshable_but_valid(current, seen, rejected):
                         return current
+
+                    async def refresh_and_store() -> TokenSet:
+                        renewed = await self.run_async(self._refresh_flow(current))
+                        await asyncio.to_thread(self.cache.put, renewed)
+                        return renewed
+
                     try:
-                        tokens = await self.run_async(self._refresh_flow(current))
+                        tokens = await _finish_even_if_cancelled(refresh_and_store())
                     except (TransientError, ProtocolError) as exc:
                         if self._keep_on_failure(current, seen, rejected, exc):
                             return current
                         raise
                     except LoginRequiredError:
-                        self.cache.dead = current
+                        if current.refresh_token is not None:  # refused by the provider
+                            self.cache.dead = current
                         raise
-                    await asyncio.to_thread(self.cache.put, tokens)
                 finally:
                     if file_lock is not None:
                         file_lock.release()
@@ -231,6 +267,17 @@ class Session:
             finally:
                 if acquired:
                     self.cache.refresh_lock.release()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the refresh locks, so that no refresh is in flight here or elsewhere."""
+        acquired = self.cache.refresh_lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
+        try:
+            with self._process_lock():
+                yield
+        finally:
+            if acquired:
+                self.cache.refresh_lock.release()
 
     # -- across processes --
 

@@ -257,7 +257,10 @@ def tokens_from_result(
         expires_at=now + expires_in,
         obtained_at=now,
         token_type=str(result.get("TokenType") or "Bearer"),
-        origin="rotating" if config.rotate_refresh_tokens else "password",
+        # A session that rotates stays rotating, whichever client refreshes it.
+        origin="rotating"
+        if config.rotate_refresh_tokens or (previous is not None and previous.origin == "rotating")
+        else "password",
         username=username or (previous.username if previous else None) or username_hint,
     )
 
