@@ -50,7 +50,7 @@ class Challenge:
 
 @dataclass(frozen=True)
 class _Answers:
-    code: str | None = None
+    code: str | None = field(default=None, repr=False)
     new_password: str | None = field(default=None, repr=False)
     attributes: Mapping[str, str] | None = None
     mfa: str | None = None

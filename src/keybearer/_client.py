@@ -441,9 +441,7 @@ class OAuthClient:
             obtained_at=now,
             origin="implicit",
         )
-        claims = tokens.id_claims or tokens.access_claims
-        name = claims.get("cognito:username") or claims.get("username") or claims.get("sub")
-        return tokens.model_copy(update={"username": name if isinstance(name, str) else None})
+        return tokens.model_copy(update={"username": tokens.claimed_username})
 
     def complete_login(self, pasted: str) -> TokenSet:
         """Finish a sign-in from what the person pasted back (a redirect URL).

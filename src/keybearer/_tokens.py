@@ -116,6 +116,24 @@ class TokenSet(BaseModel):
         return str(value) if value is not None else None
 
     @property
+    def claimed_username(self) -> str | None:
+        """The provider's username as the tokens state it (unverified).
+
+        Cognito's ``cognito:username`` (ID token) or ``username`` (access
+        token); another provider's ``sub`` when it names no username.
+        """
+        for claims, name in (
+            (self.id_claims, "cognito:username"),
+            (self.access_claims, "username"),
+            (self.id_claims, "sub"),
+            (self.access_claims, "sub"),
+        ):
+            value = claims.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    @property
     def scopes(self) -> tuple[str, ...]:
         """The access token's ``scope`` claim, split on spaces."""
         scope = self.access_claims.get("scope")

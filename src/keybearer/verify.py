@@ -85,7 +85,10 @@ class Claims(dict[str, Any]):
     @property
     def username(self) -> str | None:
         """The Cognito user name: ``cognito:username`` (ID token) or ``username`` (access)."""
-        for name in ("cognito:username", "username"):
+        return self._first_string("cognito:username", "username")
+
+    def _first_string(self, *names: str) -> str | None:
+        for name in names:
             value = self.get(name)
             if isinstance(value, str):
                 return value
@@ -100,11 +103,7 @@ class Claims(dict[str, Any]):
     @property
     def client_id(self) -> str | None:
         """The app client the token was issued to: ``client_id``, else a string ``aud``."""
-        for name in ("client_id", "aud"):
-            value = self.get(name)
-            if isinstance(value, str):
-                return value
-        return None
+        return self._first_string("client_id", "aud")
 
     @property
     def groups(self) -> tuple[str, ...]:

@@ -269,9 +269,7 @@ def _tokens(
         token_type="Bearer",
         origin=origin,
     )
-    claims = tokens.id_claims or tokens.access_claims
-    username = claims.get("cognito:username") or claims.get("username") or claims.get("sub")
-    return tokens.model_copy(update={"username": username if isinstance(username, str) else None})
+    return tokens.model_copy(update={"username": tokens.claimed_username})
 
 
 def exchange_code(
