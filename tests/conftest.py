@@ -98,7 +98,7 @@ def _fresh_peers(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def _throttle_retries_do_not_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     """keybearer resends throttled calls after a real back-off; tests never wait for it."""
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     async def no_wait(seconds: float) -> None:
         return None

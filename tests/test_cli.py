@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from keybearer import cli
 from keybearer._challenges import MfaSetup, NewPasswordRequired, SelectMfaType, SmsMfa
+from keybearer._protocol.cognito_password import TotpSetup
 from keybearer.cli import main
 from keybearer.errors import (
     ConfigurationError,
@@ -35,7 +36,6 @@ from keybearer.errors import (
     NetworkError,
     StateMismatchError,
 )
-from keybearer.flows.password import TotpSetup
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
 from peers.oidc_peer import OidcPeer, sign_in
 from support import Person

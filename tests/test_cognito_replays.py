@@ -212,7 +212,7 @@ def test_cognito_errors_map_to_typed_errors(
     expected: type[Exception],
 ) -> None:
     status = 500 if error_type == "InternalErrorException" else 400
-    # Reusable: a throttled call is sent again (keybearer._drive.RETRY) before it fails.
+    # Reusable: a throttled call is sent again (keybearer._io.drive.RETRY) before it fails.
     httpx_mock.add_response(
         url=IDP, status_code=status, json=error(error_type, message), is_reusable=True
     )
@@ -229,7 +229,7 @@ def test_cognito_errors_map_to_typed_errors(
 def test_throttling_is_retried_then_reported(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     httpx_mock.add_response(
         url=IDP,

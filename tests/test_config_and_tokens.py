@@ -8,8 +8,8 @@ import pytest
 import keybearer
 from cognito_shapes import CLIENT, POOL, auth_result
 from keybearer import errors
-from keybearer._hosts import HostAllowList
-from keybearer._jwt import unverified_claims
+from keybearer._io.hosts import HostAllowList
+from keybearer._jose.unverified import unverified_claims
 
 
 def build(**options: object) -> keybearer.OAuthClient:

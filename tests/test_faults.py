@@ -15,7 +15,7 @@ as they were, and that no thread or socket is left behind.
 
 The last section is the throttling policy the issue asks for (bounded,
 jittered retries of throttled calls only, honouring ``Retry-After``). It is
-written against ``keybearer._drive.Retry`` / ``keybearer._drive.RETRY``, the
+written against ``keybearer._io.drive.Retry`` / ``keybearer._io.drive.RETRY``, the
 injectable policy proposed with it; until that lands those tests fail.
 """
 
@@ -442,7 +442,7 @@ async def _no_async_sleep(seconds: float) -> None:
 @pytest.fixture(autouse=True)
 def _throttle_retries_do_not_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
     """Once the retry policy exists, these tests must not wait out its back-off."""
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     policy = getattr(_drive, "RETRY", None)
     if policy is not None:
@@ -980,7 +980,7 @@ class Sleeps:
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
     """Install the retry policy with a recording sleep: nothing really waits."""
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     recorded = Sleeps()
     policy = dataclasses.replace(_drive.RETRY, sleep=recorded.sleep, asleep=recorded.asleep)
@@ -999,7 +999,7 @@ def throttled(retry_after: str | None = None) -> Action:
 def test_a_throttled_login_is_retried_with_jittered_backoff_then_succeeds(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     store = keybearer.MemoryStore()
     client = cognito_client(provider, clock, store)
@@ -1018,7 +1018,7 @@ def test_a_throttled_login_is_retried_with_jittered_backoff_then_succeeds(
 def test_throttling_that_persists_gives_up_after_the_bound(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    from keybearer import _drive
+    from keybearer._io import drive as _drive
 
     client = cognito_client(provider, clock, keybearer.MemoryStore())
     provider.plant("InitiateAuth", throttled())

@@ -46,10 +46,10 @@ from keybearer import errors
 from keybearer._challenges import Challenge, _Answers
 from keybearer._config import CognitoConfig
 from keybearer._diagnose import diagnose
-from keybearer._jwt import unverified_claims
-from keybearer._redirect import Redirect, parse_redirect
-from keybearer.flows import _cognito_idp as idp
-from keybearer.flows import oauth
+from keybearer._jose.unverified import unverified_claims
+from keybearer._protocol import cognito_idp as idp
+from keybearer._protocol import oauth
+from keybearer._signin.redirect import Redirect, parse_redirect
 from keybearer.stores.keyring import KeyringStore
 from keybearer.verify import CognitoVerifier, JwtVerifier
 
@@ -608,7 +608,7 @@ def test_cognito_answers_give_tokens_a_challenge_or_a_typed_error(
 @FUZZ
 @given(content=bodies(cognito_answers), status=statuses)
 def test_the_password_and_challenge_flows_take_any_answer(content: bytes, status: int) -> None:
-    from keybearer.flows import password
+    from keybearer._protocol import cognito_password as password
 
     challenge = keybearer.SoftwareTokenMfa(
         name="SOFTWARE_TOKEN_MFA", session=_secret("s" * 20), username="alice"

@@ -24,7 +24,7 @@ import pytest
 
 import keybearer
 from keybearer import errors
-from keybearer._loopback import LoopbackReceiver
+from keybearer._signin.loopback import LoopbackReceiver
 
 STATE = "the-real-state-" + "s" * 20
 POOL = "us-east-1_Loop1"

@@ -21,9 +21,9 @@ import pytest
 
 import keybearer
 from cognito_shapes import CLIENT, POOL, error
-from keybearer._drive import run_async as drive
+from keybearer._io.drive import run_async as drive
+from keybearer._protocol import Flow
 from keybearer.errors import LoginRequiredError
-from keybearer.flows import Flow
 from support import FakeClock
 
 T = TypeVar("T")

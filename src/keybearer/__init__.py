@@ -54,7 +54,7 @@ _LAZY = {
     "SmsMfa": "._challenges",
     "SmsOtp": "._challenges",
     "SoftwareTokenMfa": "._challenges",
-    "TotpSetup": ".flows.password",
+    "TotpSetup": "keybearer._protocol.cognito_password",
     "Diagnosis": "._diagnose",
     "TokenStore": ".stores._base",
     "MemoryStore": ".stores.memory",
@@ -63,8 +63,8 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from . import errors
-    from ._challenges import (
+    from keybearer import errors
+    from keybearer._challenges import (
         Challenge,
         CodeChallenge,
         CustomChallenge,
@@ -76,19 +76,19 @@ if TYPE_CHECKING:
         SmsOtp,
         SoftwareTokenMfa,
     )
-    from ._client import OAuthClient
-    from ._diagnose import Diagnosis
-    from ._tokens import TokenSet
-    from .flows.password import TotpSetup
-    from .stores._base import TokenStore
-    from .stores.file import FileStore
-    from .stores.keyring import KeyringStore
-    from .stores.memory import MemoryStore
+    from keybearer._client import OAuthClient
+    from keybearer._diagnose import Diagnosis
+    from keybearer._protocol.cognito_password import TotpSetup
+    from keybearer._tokens import TokenSet
+    from keybearer.stores._base import TokenStore
+    from keybearer.stores.file import FileStore
+    from keybearer.stores.keyring import KeyringStore
+    from keybearer.stores.memory import MemoryStore
 
 
 def explain(response: Any) -> Diagnosis | None:
     """Why the API refused this response's request (401/403), if keybearer sent its token."""
-    from ._diagnose import Diagnosis
+    from keybearer._diagnose import Diagnosis
 
     value = getattr(response, "extensions", {}).get("keybearer.diagnosis")
     return value if isinstance(value, Diagnosis) else None

@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator, Generator
 
 import httpx
 
-from ._hosts import HostAllowList
-from ._session import Session
-from ._tokens import TokenSet
-from .errors import ConfigurationError, UnauthorizedError
+from keybearer._io.hosts import HostAllowList
+from keybearer._session import Session
+from keybearer._tokens import TokenSet
+from keybearer.errors import ConfigurationError, UnauthorizedError
 
 logger = logging.getLogger("keybearer")
 
@@ -65,7 +65,7 @@ class KeybearerAuth(httpx.Auth):
 
     def _explain(self, response: httpx.Response, tokens: TokenSet, *, refreshed: bool) -> None:
         """Attach the likely cause of a 401/403 to the response; log it once per token."""
-        from ._diagnose import diagnose
+        from keybearer._diagnose import diagnose
 
         config = self._session.config
         diagnosis = diagnose(

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
-from .errors import ChallengeAnswerError
+from keybearer.errors import ChallengeAnswerError
 
 
 @dataclass(frozen=True, repr=False)
@@ -215,7 +215,7 @@ def _json_list(raw: object) -> tuple[str, ...]:
 
 def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challenge:
     """The typed challenge in an InitiateAuth/RespondToAuthChallenge answer."""
-    from .errors import ProtocolError
+    from keybearer.errors import ProtocolError
 
     name = body.get("ChallengeName")
     session = body.get("Session")

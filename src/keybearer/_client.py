@@ -14,31 +14,31 @@ from typing import Any
 
 import httpx
 
-from ._auth import KeybearerAuth
-from ._browser import can_prompt, open_in_browser, prompt_for_redirect
-from ._cache import cache_for
-from ._challenges import Challenge, MfaSetup, _Answers
-from ._config import ClientConfig, CognitoConfig, OidcConfig, Send, build_config
-from ._hosts import HostAllowList
-from ._loopback import LoopbackReceiver
-from ._pkce import Attempt
-from ._redirect import Redirect, parse_redirect
-from ._session import Session
-from ._tokens import TokenSet
-from ._urls import check_secure_url
-from .errors import (
+from keybearer._auth import KeybearerAuth
+from keybearer._challenges import Challenge, MfaSetup, _Answers
+from keybearer._config import ClientConfig, CognitoConfig, OidcConfig, Send, build_config
+from keybearer._io.hosts import HostAllowList
+from keybearer._io.urls import check_secure_url
+from keybearer._protocol import Flow, oauth
+from keybearer._protocol import cognito_password as password_flows
+from keybearer._protocol.cognito_logout import revoke as cognito_revoke
+from keybearer._protocol.cognito_password import TotpSetup
+from keybearer._protocol.oauth import ClientAuth
+from keybearer._session import Session
+from keybearer._signin.attempt import Attempt
+from keybearer._signin.browser import can_prompt, open_in_browser, prompt_for_redirect
+from keybearer._signin.loopback import LoopbackReceiver
+from keybearer._signin.redirect import Redirect, parse_redirect
+from keybearer._token_cache import cache_for
+from keybearer._tokens import TokenSet
+from keybearer.errors import (
     ChallengeAnswerError,
     ConfigurationError,
     KeybearerError,
     LoginTimeoutError,
     StateMismatchError,
 )
-from .flows import Flow, oauth
-from .flows import password as password_flows
-from .flows.logout import revoke as cognito_revoke
-from .flows.oauth import ClientAuth
-from .flows.password import TotpSetup
-from .stores._base import TokenStore
+from keybearer.stores._base import TokenStore
 
 logger = logging.getLogger("keybearer")
 
@@ -65,7 +65,7 @@ class OAuthClient:
         clock: Callable[[], float] | None = None,
     ) -> None:
         if store is None:
-            from .stores.keyring import KeyringStore
+            from keybearer.stores.keyring import KeyringStore
 
             store = KeyringStore()
         self._config = config
@@ -182,7 +182,7 @@ class OAuthClient:
         ``default``; settings from the config file and ``KEYBEARER_*``
         variables (see docs/cli.md).
         """
-        from ._profiles import client_from_profile
+        from keybearer._profiles import client_from_profile
 
         return client_from_profile(name, config_path=config_path, store=store, environ=environ)
 

@@ -7,11 +7,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from ._hosts import parse_entry
-from ._tokens import is_text
-from ._urls import check_secure_url
-from .errors import ConfigurationError
-from .flows.oauth import ClientAuth, Endpoints, OAuthClientInfo
+from keybearer._io.hosts import parse_entry
+from keybearer._io.urls import check_secure_url
+from keybearer._protocol.oauth import ClientAuth, Endpoints, OAuthClientInfo
+from keybearer._tokens import is_text
+from keybearer.errors import ConfigurationError
 
 # A region ("us-east-1", "us-gov-west-1", "eu-central-2") and an id part.
 _POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[0-9A-Za-z]+$")

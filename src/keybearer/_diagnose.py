@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from ._tokens import TokenSet
+from keybearer._tokens import TokenSet
 
 # Scopes any Cognito token can carry; a method's OAuth scopes are custom ones
 # (``<resource server>/<scope>``) or these by name.

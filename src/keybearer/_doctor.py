@@ -39,9 +39,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import click
 import httpx
 
-from ._config import CognitoConfig, Send
-from .cli import EXIT_API, EXIT_LOGIN_REQUIRED, EXIT_OK, EXIT_USAGE, exit_code_for
-from .errors import (
+from keybearer._config import CognitoConfig, Send
+from keybearer.cli import EXIT_API, EXIT_LOGIN_REQUIRED, EXIT_OK, EXIT_USAGE, exit_code_for
+from keybearer.errors import (
     BadSignatureError,
     ConfigurationError,
     KeybearerError,
@@ -56,11 +56,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._client import OAuthClient
-    from ._diagnose import Diagnosis
-    from ._profiles import ResolvedProfile
-    from ._tokens import TokenSet
-    from .verify import JwtVerifier
+    from keybearer._client import OAuthClient
+    from keybearer._diagnose import Diagnosis
+    from keybearer._profiles import ResolvedProfile
+    from keybearer._tokens import TokenSet
+    from keybearer.verify import JwtVerifier
 
 __all__ = ["Check", "Report", "render", "run_doctor"]
 
@@ -291,10 +291,10 @@ class _Doctor:
 
     def provider(self, http: httpx.Client) -> JwtVerifier | None:
         """Discovery (OIDC) and the JWKS; the verifier for the signature check, if reachable."""
-        from ._drive import run_sync
-        from ._verify.jwks import jwks_flow
-        from .flows import oauth
-        from .verify import CognitoVerifier, JwtVerifier
+        from keybearer._io.drive import run_sync
+        from keybearer._jose.jwks import jwks_flow
+        from keybearer._protocol import oauth
+        from keybearer.verify import CognitoVerifier, JwtVerifier
 
         config = self.config
         if isinstance(config, CognitoConfig):
@@ -608,14 +608,14 @@ class _Doctor:
         return base.rstrip("/") + "/" + api.lstrip("/")
 
     def call_api(self, api: str | None, tokens: TokenSet) -> None:
-        from . import explain
+        from keybearer import explain
 
         url = self.api_url(api)
         if url is None:
             return
         self.report.api_url = url
         timeout = min(API_TIMEOUT, self.profile.settings.timeout)
-        from ._hosts import HostAllowList
+        from keybearer._io.hosts import HostAllowList
 
         # The same rule as `keybearer get`: a pasted --api URL must not carry the
         # token to a host the profile never named.
@@ -694,7 +694,7 @@ class _Doctor:
 
     def clock_skew(self, response: httpx.Response, tokens: TokenSet) -> None:
         """This machine's clock against the API's ``Date`` and the token issuer's ``iat``."""
-        from ._diagnose import clock_skew
+        from keybearer._diagnose import clock_skew
 
         skew = clock_skew(response, self.clock())
         drift = _issuer_drift(tokens, self.send)

@@ -40,13 +40,13 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ._config import _CLIENT_ID, _POOL_ID, _SCOPE
-from ._urls import check_secure_url
-from .errors import ConfigurationError
+from keybearer._config import _CLIENT_ID, _POOL_ID, _SCOPE
+from keybearer._io.urls import check_secure_url
+from keybearer.errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ._client import OAuthClient
-    from .stores._base import TokenStore
+    from keybearer._client import OAuthClient
+    from keybearer.stores._base import TokenStore
 
 __all__ = [
     "CONFIG_ENV",
@@ -404,7 +404,7 @@ class ResolvedProfile:
 
     def build_client(self, store: TokenStore, client_secret: str | None) -> OAuthClient:
         """Build the client with this store and secret (no store read, no network)."""
-        from ._client import OAuthClient
+        from keybearer._client import OAuthClient
 
         s = self.settings
         hosts = list(s.api_hosts)
@@ -464,18 +464,18 @@ def open_store(spec: str, *, relative_to: Path | None = None) -> TokenStore:
         raise ConfigurationError(f"token store: {exc}") from None
     kind, _, rest = spec.partition(":")
     if kind == "keyring":
-        from .stores.keyring import KeyringStore
+        from keybearer.stores.keyring import KeyringStore
 
         return KeyringStore(rest or "keybearer")
     if kind == "file":
-        from .stores.file import FileStore
+        from keybearer.stores.file import FileStore
 
         path = Path(rest.strip()).expanduser()
         if relative_to is not None and not path.is_absolute():
             path = relative_to / path
         return FileStore(path)
     if _memory_store is None:
-        from .stores.memory import MemoryStore
+        from keybearer.stores.memory import MemoryStore
 
         _memory_store = MemoryStore()
     return _memory_store

@@ -20,13 +20,13 @@ from typing import Any, TypeVar
 
 import httpx
 
-from ._cache import TokenCache
-from ._config import ClientConfig, CognitoConfig, OidcConfig
-from ._drive import run_async, run_sync
-from ._tokens import TokenSet
-from .errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
-from .flows import Flow, oauth
-from .flows.refresh import refresh as cognito_refresh
+from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
+from keybearer._io.drive import run_async, run_sync
+from keybearer._protocol import Flow, oauth
+from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
+from keybearer._token_cache import TokenCache
+from keybearer._tokens import TokenSet
+from keybearer.errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
 
 logger = logging.getLogger("keybearer")
 
@@ -398,7 +398,7 @@ class Session:
 
     def _verifier(self, endpoints: oauth.Endpoints) -> Any:
         if self._id_verifier is None:
-            from .verify import JwtVerifier
+            from keybearer.verify import JwtVerifier
 
             self._id_verifier = JwtVerifier(
                 issuer=endpoints.issuer,

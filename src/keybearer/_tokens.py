@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
-from ._jwt import unverified_claims
-from .errors import StoreError
+from keybearer._jose.unverified import unverified_claims
+from keybearer.errors import StoreError
 
 Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
 """How the session was obtained, which decides how it is refreshed:
@@ -152,7 +152,7 @@ class TokenSet(BaseModel):
         if kind == "access":
             return self.access_token.get_secret_value()
         if self.id_token is None:
-            from .errors import LoginRequiredError
+            from keybearer.errors import LoginRequiredError
 
             raise LoginRequiredError(
                 "this session has no ID token (was the 'openid' scope requested?); "

@@ -45,8 +45,8 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from . import __version__
-from .errors import (
+from keybearer import __version__
+from keybearer.errors import (
     ConfigurationError,
     KeybearerError,
     LoginError,
@@ -57,11 +57,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._challenges import Challenge
-    from ._client import OAuthClient
-    from ._profiles import ResolvedProfile
-    from ._tokens import TokenSet
-    from .stores._base import TokenStore
+    from keybearer._challenges import Challenge
+    from keybearer._client import OAuthClient
+    from keybearer._profiles import ResolvedProfile
+    from keybearer._tokens import TokenSet
+    from keybearer.stores._base import TokenStore
 
 __all__ = ["EXIT_API", "EXIT_LOGIN_REQUIRED", "EXIT_OK", "EXIT_USAGE", "exit_code_for", "main"]
 
@@ -78,7 +78,7 @@ logger = logging.getLogger("keybearer")
 
 def exit_code_for(exc: BaseException) -> int:
     """The exit code for an error: the one place errors become exit codes."""
-    from .errors import RedirectParseError
+    from keybearer.errors import RedirectParseError
 
     if isinstance(exc, LoginRequiredError):
         return EXIT_LOGIN_REQUIRED
@@ -218,7 +218,7 @@ class State:
     resolved_name: str | None = None
 
     def resolve(self, *, require_client: bool = True) -> ResolvedProfile:
-        from ._profiles import resolve_profile
+        from keybearer._profiles import resolve_profile
 
         overrides = {"store": self.store} if self.store else None
         profile = resolve_profile(
@@ -239,7 +239,7 @@ class State:
         return client
 
     def config_path(self) -> Path:
-        from ._profiles import default_config_path
+        from keybearer._profiles import default_config_path
 
         return self.config.expanduser() if self.config else default_config_path()
 
@@ -454,7 +454,7 @@ def configure(
       keybearer configure --profile dev --user-pool-id us-east-1_AbCdEf123 \\
           --client-id 1example23456789 --api-url https://abc.execute-api.../prod
     """
-    from ._profiles import (
+    from keybearer._profiles import (
         LIST_SETTINGS,
         SECRET_ENV,
         build_profile,
@@ -463,7 +463,7 @@ def configure(
         secret_key,
         selected_profile_name,
     )
-    from .stores.memory import MemoryStore
+    from keybearer.stores.memory import MemoryStore
 
     if client_secret_stdin and no_client_secret:
         raise CliError("--client-secret-stdin and --no-client-secret contradict each other")
@@ -541,7 +541,7 @@ def configure(
         if isinstance(old_id, str) and old_id != client_id:
             store.delete(secret_key(name, old_id))
 
-    from ._profiles import write_profile
+    from keybearer._profiles import write_profile
 
     write_profile(path, name, values)
     out(f"Saved profile {name!r} in {path}.")
@@ -596,7 +596,7 @@ def _prompt_settings(values: dict[str, Any]) -> tuple[dict[str, Any], str | None
 
 
 def _secret_store(state: State, profile: ResolvedProfile) -> TokenStore:
-    from ._profiles import STORE_ENV, open_store
+    from keybearer._profiles import STORE_ENV, open_store
 
     spec = state.store or os.environ.get(STORE_ENV, "").strip()
     if spec:
@@ -605,7 +605,7 @@ def _secret_store(state: State, profile: ResolvedProfile) -> TokenStore:
 
 
 def _stored_secret(state: State, profile: ResolvedProfile) -> str | None:
-    from ._profiles import secret_key
+    from keybearer._profiles import secret_key
 
     try:
         return _secret_store(state, profile).load(
@@ -619,7 +619,7 @@ def _verify_endpoints(profile: ResolvedProfile, client: OAuthClient) -> None:
     """Fetch the pool's JWKS (or the issuer's discovery document): catches a wrong pool id."""
     import httpx
 
-    from ._config import CognitoConfig
+    from keybearer._config import CognitoConfig
 
     config = client.config
     if isinstance(config, CognitoConfig):
@@ -725,7 +725,7 @@ def login(
 
 
 def _login_password(client: OAuthClient, username: str | None, from_stdin: bool) -> TokenSet:
-    from ._tokens import TokenSet
+    from keybearer._tokens import TokenSet
 
     if not username:
         if not _stdin_is_tty():
@@ -763,7 +763,7 @@ def _new_password() -> str:
 
 def _answer(client: OAuthClient, challenge: Challenge) -> TokenSet | Challenge:
     """Answer one challenge by asking the person (or reading stdin in a script)."""
-    from ._challenges import (
+    from keybearer._challenges import (
         CustomChallenge,
         EmailOtp,
         MfaSetup,
@@ -1083,7 +1083,7 @@ def doctor(state: State, api: str | None, as_json: bool) -> None:
     Exit code 0 all passed, 1 a check failed or the API refused, 2 a
     configuration error, 3 not signed in.
     """
-    from ._doctor import render, run_doctor
+    from keybearer._doctor import render, run_doctor
 
     report = run_doctor(state.resolve, api=api)
     if as_json:
@@ -1136,7 +1136,7 @@ def _send(
 ) -> None:
     import httpx
 
-    from ._hosts import HostAllowList
+    from keybearer._io.hosts import HostAllowList
 
     if data is not None and json_body is not None:
         raise CliError("pass either -d/--data or --json, not both")
@@ -1248,7 +1248,7 @@ for _method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
 
 def _profile_names(state: State) -> list[str]:
     """The file's profiles, plus the selected one if only the environment defines it."""
-    from ._profiles import read_config, selected_profile_name
+    from keybearer._profiles import read_config, selected_profile_name
 
     names = list(read_config(state.config_path()).profiles)
     selected = selected_profile_name(state.profile)
@@ -1321,7 +1321,7 @@ def profiles_command(state: State, as_json: bool) -> None:
     The default is the profile used without --profile (KEYBEARER_PROFILE, else
     'default'). A session is live while its token is valid or it can be refreshed.
     """
-    from ._profiles import selected_profile_name
+    from keybearer._profiles import selected_profile_name
 
     default = selected_profile_name(None)
     entries = []

@@ -28,8 +28,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._verify.jwks import JwksCache
-from ._verify.jws import (
+from keybearer._jose.jwks import JwksCache
+from keybearer._jose.jws import (
     MAX_TOKEN_LENGTH,
     b64url_decode,
     decode_json_object,
@@ -37,7 +37,7 @@ from ._verify.jws import (
     json_segment,
     show,
 )
-from .errors import (
+from keybearer.errors import (
     BadSignatureError,
     ConfigurationError,
     MalformedTokenError,
@@ -54,7 +54,7 @@ from .errors import (
 if TYPE_CHECKING:
     import httpx
 
-    from ._verify.jws import RsaKey
+    from keybearer._jose.jws import RsaKey
 
 __all__ = ["Authorization", "Claims", "CognitoVerifier", "JwtVerifier"]
 
@@ -232,7 +232,9 @@ class JwtVerifier:
         async_http: httpx.AsyncClient | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        from ._urls import check_secure_url  # imports httpx: only when a verifier is made
+        from keybearer._io.urls import (
+            check_secure_url,  # imports httpx: only when a verifier is made
+        )
 
         if not isinstance(issuer, str) or not issuer:
             raise ConfigurationError(f"issuer must be the issuer URL, got {show(issuer)}")

@@ -27,8 +27,8 @@ from typing import TypeVar
 
 import httpx
 
-from .errors import NetworkError, ProtocolError, RequestTimeoutError, TransientError
-from .flows import Flow
+from keybearer._protocol import Flow
+from keybearer.errors import NetworkError, ProtocolError, RequestTimeoutError, TransientError
 
 T = TypeVar("T")
 

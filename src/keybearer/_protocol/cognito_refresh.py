@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .._config import CognitoConfig
-from .._tokens import TokenSet
-from ..errors import LoginRequiredError
-from . import Flow
-from ._cognito_idp import Purpose, parse, request, tokens_from_result, with_secret_hash
+from keybearer._config import CognitoConfig
+from keybearer._protocol import Flow
+from keybearer._protocol.cognito_idp import (
+    Purpose,
+    parse,
+    request,
+    tokens_from_result,
+    with_secret_hash,
+)
+from keybearer._tokens import TokenSet
+from keybearer.errors import LoginRequiredError
 
 
 def refresh(config: CognitoConfig, tokens: TokenSet, clock: Callable[[], float]) -> Flow[TokenSet]:

@@ -12,11 +12,11 @@ from typing import Any
 
 import httpx
 
-from .._challenges import Challenge, challenge_from_response
-from .._config import CognitoConfig
-from .._jwt import unverified_claims
-from .._tokens import TokenSet, is_token_text, lifetime
-from ..errors import (
+from keybearer._challenges import Challenge, challenge_from_response
+from keybearer._config import CognitoConfig
+from keybearer._jose.unverified import unverified_claims
+from keybearer._tokens import TokenSet, is_token_text, lifetime
+from keybearer.errors import (
     CodeMismatchError,
     ConfigurationError,
     InvalidCredentialsError,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from json.scanner import make_scanner
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MalformedTokenError, UnknownKeyError, UnsupportedAlgorithmError
+from keybearer.errors import MalformedTokenError, UnknownKeyError, UnsupportedAlgorithmError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding

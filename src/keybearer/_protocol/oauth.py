@@ -11,9 +11,10 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
-from .._tokens import Origin, TokenSet, is_token_text, lifetime
-from .._urls import check_secure_url
-from ..errors import (
+from keybearer._io.urls import check_secure_url
+from keybearer._protocol import Flow
+from keybearer._tokens import Origin, TokenSet, is_token_text, lifetime
+from keybearer.errors import (
     ConfigurationError,
     KeybearerError,
     LoginError,
@@ -23,7 +24,6 @@ from ..errors import (
     ServiceError,
     ThrottledError,
 )
-from . import Flow
 
 _MAX_BODY = 1 << 20
 

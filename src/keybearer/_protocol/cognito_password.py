@@ -9,12 +9,12 @@ from urllib.parse import quote
 
 from pydantic import SecretStr
 
-from .._challenges import Challenge, MfaSetup, _Answers
-from .._config import CognitoConfig
-from .._tokens import TokenSet, is_text
-from ..errors import CodeMismatchError, InvalidCredentialsError, ProtocolError
-from . import Flow
-from ._cognito_idp import Purpose, outcome, parse, request, with_secret_hash
+from keybearer._challenges import Challenge, MfaSetup, _Answers
+from keybearer._config import CognitoConfig
+from keybearer._protocol import Flow
+from keybearer._protocol.cognito_idp import Purpose, outcome, parse, request, with_secret_hash
+from keybearer._tokens import TokenSet, is_text
+from keybearer.errors import CodeMismatchError, InvalidCredentialsError, ProtocolError
 
 
 def login(

@@ -1,7 +1,7 @@
 """Sans-I/O protocol flows.
 
 Each flow is a generator that yields the ``httpx.Request`` to send, receives the
-``httpx.Response`` and finally returns its result; ``keybearer._drive`` runs a
+``httpx.Response`` and finally returns its result; ``keybearer._io.drive`` runs a
 flow with a sync or an async httpx client. Flows never touch sockets, clocks,
 stores or locks, so one flow serves both faces and tests can replay any answer.
 """

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import httpx
 
-from ._urls import is_loopback_host
+from keybearer._io.urls import is_loopback_host
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
-from .errors import LoginError, RedirectParseError
+from keybearer.errors import LoginError, RedirectParseError
 
 __all__ = ["Redirect", "RedirectParseError", "parse_redirect"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._config import CognitoConfig
-from .._tokens import TokenSet
-from ..errors import KeybearerError
-from . import Flow
-from ._cognito_idp import Purpose, parse, request
+from keybearer._config import CognitoConfig
+from keybearer._protocol import Flow
+from keybearer._protocol.cognito_idp import Purpose, parse, request
+from keybearer._tokens import TokenSet
+from keybearer.errors import KeybearerError
 
 
 def revoke(

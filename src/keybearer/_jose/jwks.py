@@ -12,7 +12,7 @@ back to the network only
 Every attempt, whether it succeeded or failed, counts against
 ``refetch_interval``. Threads share one download through a lock; asyncio tasks
 share one through a per-loop lock. (A thread and a task racing on a cold cache
-may make two.) The download itself is a sans-I/O flow run by ``keybearer._drive``,
+may make two.) The download itself is a sans-I/O flow run by ``keybearer._io.drive``,
 which maps transport failures to :class:`~keybearer.errors.TransientError`.
 """
 
@@ -23,7 +23,8 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import (
+from keybearer._jose.jws import ALGORITHM, RsaKey, b64url_decode, show
+from keybearer.errors import (
     KeybearerError,
     ProtocolError,
     ServiceError,
@@ -31,7 +32,6 @@ from ..errors import (
     UnknownKeyError,
     UnsupportedAlgorithmError,
 )
-from .jws import ALGORITHM, RsaKey, b64url_decode, show
 
 if TYPE_CHECKING:
     import asyncio
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
     import httpx
 
-    from ..flows import Flow
+    from keybearer._protocol import Flow
 
     _LoopLocks: TypeAlias = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
 
@@ -388,7 +388,7 @@ class JwksCache:
     def _download_sync(self) -> KeySet:
         import httpx
 
-        from .._drive import run_sync
+        from keybearer._io.drive import run_sync
 
         try:
             if self._http is not None:
@@ -403,7 +403,7 @@ class JwksCache:
     async def _download_async(self) -> KeySet:
         import httpx
 
-        from .._drive import run_async
+        from keybearer._io.drive import run_async
 
         try:
             if self._async_http is not None:

@@ -13,9 +13,9 @@ import threading
 import weakref
 from typing import Any
 
-from ._tokens import TokenSet
-from .errors import KeyringUnavailableError, StoreError
-from .stores._base import TokenStore
+from keybearer._tokens import TokenSet
+from keybearer.errors import KeyringUnavailableError, StoreError
+from keybearer.stores._base import TokenStore
 
 logger = logging.getLogger("keybearer")
 

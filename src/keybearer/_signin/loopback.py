@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from .errors import ConfigurationError, LoginTimeoutError
+from keybearer.errors import ConfigurationError, LoginTimeoutError
 
 logger = logging.getLogger("keybearer")
 
