@@ -39,6 +39,7 @@ FIGURES: dict[int, str] = {
     6: "token verification, warm JWKS",
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
+    9: "token verification, token accepted before",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -120,6 +121,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         6: verification.run,
         7: token_store.run,
         8: memory.run,
+        9: verification.run_accepted,
     }[figure]
 
 

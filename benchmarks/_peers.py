@@ -92,6 +92,7 @@ def sign_in(peers: Child, clock: Callable[[], float], **options: Any) -> Any:
         info["pool_id"],
         info["client_id"],
         idp_url=info["cognito_url"],
+        jwks_url=info["jwks_url"],  # refreshed tokens are verified against the pool's keys
         store=keybearer.MemoryStore(),
         clock=clock,
         api_hosts=[info["api_url"]],

@@ -15,12 +15,20 @@ ISSUER = f"https://cognito-idp.us-east-1.amazonaws.com/{POOL}"
 
 
 def fake_jwt(claims: dict[str, Any]) -> str:
-    """A JWT-shaped token with the given claims and a dummy signature."""
+    """A JWT with the given claims, signed by :data:`SHAPES_KEY` (kid ``k1``).
 
-    def part(data: dict[str, Any]) -> str:
-        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    Signed for real, because refreshed tokens are verified (issue 11 #5): serve
+    :func:`shapes_jwks` at :data:`JWKS_URL` where a test refreshes.
+    """
+    return _shapes_key().sign(claims)
 
-    return f"{part({'kid': 'k1', 'alg': 'RS256'})}.{part(claims)}.{'s' * 43}"
+
+def shapes_jwks() -> dict[str, Any]:
+    """The JWKS that verifies :func:`fake_jwt`'s tokens."""
+    return _shapes_key().jwks()
+
+
+JWKS_URL = f"{ISSUER}/.well-known/jwks.json"
 
 
 def auth_result(
@@ -99,3 +107,13 @@ class SigningKey:
         signing_input = f"{part({'kid': self.kid, 'alg': 'RS256'})}.{part(claims)}"
         signature = self._key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+_SHAPES: list[SigningKey] = []
+
+
+def _shapes_key() -> SigningKey:
+    # One key for the whole run, made on first use (an RSA key takes a moment).
+    if not _SHAPES:
+        _SHAPES.append(SigningKey(kid="k1"))
+    return _SHAPES[0]

@@ -80,6 +80,7 @@ def make_client(
         options: dict[str, Any] = {
             "client_secret": app.secret,
             "idp_url": cognito.url,
+            "jwks_url": pool.jwks_url,  # refreshed tokens are verified (issue 11 #5)
             "store": store,
             "clock": clock,
         }

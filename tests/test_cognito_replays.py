@@ -18,7 +18,17 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import keybearer
-from cognito_shapes import CLIENT, IDP, POOL, SECRET, auth_result, error, target
+from cognito_shapes import (
+    CLIENT,
+    IDP,
+    JWKS_URL,
+    POOL,
+    SECRET,
+    auth_result,
+    error,
+    shapes_jwks,
+    target,
+)
 from keybearer import errors
 from support import FakeClock
 
@@ -51,6 +61,8 @@ def signed_in(
     client = make(store, clock, **options)
     httpx_mock.add_response(url=IDP, match_headers=target("InitiateAuth"), json=auth_result())
     client.login_password(ALIAS, "Correct-Horse-1")
+    # A refresh verifies the tokens it gets back against the pool's keys.
+    httpx_mock.add_response(url=JWKS_URL, json=shapes_jwks(), is_optional=True)
     return client
 
 
@@ -90,7 +102,7 @@ def test_refresh_hashes_cognitos_username_not_the_alias_typed(
 
     client.refresh()
 
-    params = body_of(httpx_mock.get_requests()[-1])["AuthParameters"]
+    params = body_of(httpx_mock.get_requests(url=IDP)[-1])["AuthParameters"]
     assert params["SECRET_HASH"] == expected_hash(COGNITO_USERNAME)
     assert params["SECRET_HASH"] != expected_hash(ALIAS)
 
@@ -127,7 +139,7 @@ def test_rotation_uses_get_tokens_from_refresh_token_and_persists_the_new_one(
 
     new = client.refresh()
 
-    sent = body_of(httpx_mock.get_requests()[-1])
+    sent = body_of(httpx_mock.get_requests(url=IDP)[-1])
     assert sent["ClientId"] == CLIENT
     assert sent["ClientSecret"] == SECRET  # this call takes the raw secret, no hash
     assert sent["RefreshToken"].startswith("opaque-refresh-token-")

@@ -41,7 +41,7 @@ import httpx
 import pytest
 
 import keybearer
-from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt
+from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt, shapes_jwks
 from keybearer import errors
 from support import FakeClock
 
@@ -341,8 +341,8 @@ class Provider:
             return reply(body={"sub": "7d8ca528-4931-4254-9273-ea5ee853f271"})
         if op == "discovery":
             return reply(body=self.discovery())
-        if op == "jwks":
-            return reply(body=self.key.jwks())
+        if op == "jwks":  # the hosted UI's key, and cognito_shapes' (k1) for refreshed tokens
+            return reply(body={"keys": self.key.jwks()["keys"] + shapes_jwks()["keys"]})
         return reply(body=[{"id": 1, "type": "dog"}])
 
     def discovery(self) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +21,7 @@ import httpx
 import pytest
 
 import keybearer
-from cognito_shapes import CLIENT, POOL, error
+from cognito_shapes import CLIENT, ISSUER, JWKS_URL, POOL, error, fake_jwt, shapes_jwks
 from keybearer._io.drive import run_async as drive
 from keybearer._protocol import Flow
 from keybearer.errors import LoginRequiredError
@@ -29,6 +30,22 @@ from support import FakeClock
 T = TypeVar("T")
 WAIT = 5.0
 """Upper bound, in seconds, for any wait on another thread: a hang fails, never blocks."""
+
+_SHAPED: dict[tuple[str, int], str] = {}
+
+
+def shaped(kind: str, serial: int) -> str:
+    """Cognito's access ("a") or ID ("i") token number ``serial``, signed, one per pair."""
+    if (kind, serial) not in _SHAPED:
+        now = int(time.time())
+        claims: dict[str, Any] = {"iss": ISSUER, "sub": "alice-sub", "iat": now, "exp": now + 3600}
+        claims["jti"] = f"{kind}{serial}"
+        if kind == "a":
+            claims.update(token_use="access", client_id=CLIENT, username="alice")
+        else:
+            claims.update(token_use="id", aud=CLIENT, **{"cognito:username": "alice"})
+        _SHAPED[kind, serial] = fake_jwt(claims)
+    return _SHAPED[kind, serial]
 
 
 class Provider:
@@ -53,6 +70,8 @@ class Provider:
         self._released.set()
 
     def _act(self, request: httpx.Request) -> httpx.Response:
+        if request.url == JWKS_URL:  # refreshed tokens are verified with the pool's keys
+            return httpx.Response(200, json=shapes_jwks())
         target = request.headers["X-Amz-Target"].rsplit(".", 1)[-1]
         self.targets.append(target)
         if target == "RevokeToken":
@@ -69,8 +88,8 @@ class Provider:
         self.serial += 1
         self.refresh_token = f"r{self.serial}"
         result = {
-            "AccessToken": f"a{self.serial}",
-            "IdToken": f"i{self.serial}",
+            "AccessToken": shaped("a", self.serial),
+            "IdToken": shaped("i", self.serial),
             "RefreshToken": self.refresh_token,
             "ExpiresIn": 3600,
         }
@@ -78,6 +97,8 @@ class Provider:
 
     def answer(self, request: httpx.Request) -> httpx.Response:
         response = self._act(request)
+        if request.url == JWKS_URL:
+            return response
         if "RevokeToken" not in request.headers["X-Amz-Target"]:
             self.acted.set()
             assert self._released.wait(WAIT), "the test never released the refresh answer"
@@ -85,6 +106,8 @@ class Provider:
 
     async def aanswer(self, request: httpx.Request) -> httpx.Response:
         response = self._act(request)
+        if request.url == JWKS_URL:
+            return response
         self.acted.set()
         assert await asyncio.to_thread(self._released.wait, WAIT), "answer never released"
         return response
@@ -160,8 +183,8 @@ def session(
 ) -> keybearer.TokenSet:
     return keybearer.TokenSet.model_validate(
         {
-            "access_token": f"a{serial}",
-            "id_token": f"i{serial}",
+            "access_token": shaped("a", serial),
+            "id_token": shaped("i", serial),
             "refresh_token": refresh_token,
             "expires_at": clock() + lifetime,
             "obtained_at": clock(),
@@ -196,7 +219,7 @@ def test_rotating_session_stays_rotating_when_refreshed_by_a_client_without_the_
     second = client.refresh()
 
     assert first.origin == second.origin == "rotating"
-    assert second.access_token.get_secret_value() == "a3"
+    assert second.access_token.get_secret_value() == shaped("a", 3)
     assert provider.targets == ["GetTokensFromRefreshToken"] * 2
 
 
@@ -259,7 +282,7 @@ def test_session_another_process_stored_after_a_refused_refresh_is_picked_up(
 
     tokens = client.valid_tokens()
 
-    assert tokens.access_token.get_secret_value() == "a7"
+    assert tokens.access_token.get_secret_value() == shaped("a", 7)
     assert len(provider.targets) == calls  # adopted from the store, not refreshed
 
 
@@ -284,7 +307,7 @@ async def test_cancelled_async_refresh_still_stores_the_rotated_refresh_token(
 
     assert stored_refresh_token(store, client) == provider.refresh_token == "r2"
     renewed = await client.arefresh()
-    assert renewed.access_token.get_secret_value() == "a3"
+    assert renewed.access_token.get_secret_value() == shaped("a", 3)
     assert stored_refresh_token(store, client) == "r3"
 
 

@@ -38,7 +38,7 @@ import httpx
 import pytest
 
 import keybearer
-from cognito_shapes import CLIENT, POOL, fake_jwt
+from cognito_shapes import CLIENT, ISSUER, JWKS_URL, POOL, fake_jwt, shapes_jwks
 from keybearer.testing import AppClient, LocalCognito, Pool
 from support import Person
 
@@ -108,11 +108,17 @@ class Provider:
     issued: int = 0
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url == JWKS_URL:  # refreshed tokens are verified with the pool's keys
+            return httpx.Response(200, json=shapes_jwks())
         self.issued += 1
+        now = int(time.time())
+        common = {"iss": ISSUER, "sub": "alice-sub", "iat": now, "exp": now + SHORT}
+        access = {"token_use": "access", "client_id": CLIENT, "username": "alice"}
+        identity = {"token_use": "id", "aud": CLIENT, "cognito:username": "alice"}
         body = {
             "AuthenticationResult": {
-                "AccessToken": fake_jwt({"jti": f"a{self.issued}", "username": "alice"}),
-                "IdToken": fake_jwt({"jti": f"i{self.issued}", "cognito:username": "alice"}),
+                "AccessToken": fake_jwt({**common, **access, "jti": f"a{self.issued}"}),
+                "IdToken": fake_jwt({**common, **identity, "jti": f"i{self.issued}"}),
                 "ExpiresIn": SHORT,
                 "TokenType": "Bearer",
                 **({"RefreshToken": "r" * 40} if self.issued == 1 else {}),

@@ -24,7 +24,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 import keybearer
-from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt
+from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt, shapes_jwks
 from keybearer import errors
 from support import FakeClock
 
@@ -271,7 +271,12 @@ def test_after_a_redirect_a_401_replays_to_the_api_not_to_the_other_origin(
         lambda seen: (
             200,
             {"Content-Type": "application/x-amz-json-1.1"},
-            json.dumps(auth_result(refresh=None, serial=2)).encode(),
+            # The refresh's answer, and the keys its tokens are verified with.
+            json.dumps(
+                shapes_jwks()
+                if seen.path.endswith("jwks.json")
+                else auth_result(refresh=None, serial=2)
+            ).encode(),
         )
     )
     client = signed_in(idp_url=provider.url + "/")
@@ -282,7 +287,7 @@ def test_after_a_redirect_a_401_replays_to_the_api_not_to_the_other_origin(
     assert len(api.seen) == 2
     assert all(a and a.startswith("Bearer ") for a in api.authorizations)
     assert elsewhere.authorizations == [None, None]
-    assert len(provider.seen) == 1  # one refresh
+    assert len([s for s in provider.seen if not s.path.endswith("jwks.json")]) == 1  # one refresh
 
 
 async def test_an_async_redirect_to_another_origin_carries_no_token() -> None:
@@ -394,8 +399,8 @@ def test_no_secret_ever_travels_in_a_url(httpx_mock: HTTPXMock, clock: FakeClock
                     "expires_in": 3600,
                 },
             )
-        if path.endswith("jwks.json"):
-            return httpx.Response(200, json=key.jwks())
+        if path.endswith("jwks.json"):  # the hosted UI's key, and cognito_shapes' (k1)
+            return httpx.Response(200, json={"keys": key.jwks()["keys"] + shapes_jwks()["keys"]})
         if path == "/oauth2/userInfo":
             return httpx.Response(200, json={"sub": "s"})
         if path == "/oauth2/revoke":

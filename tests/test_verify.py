@@ -734,6 +734,46 @@ def test_non_canonical_base64_characters_are_refused(
         refused(verifier, f"{header}.{payload}.{bad}", errors.MalformedTokenError, "token")
 
 
+def test_non_zero_trailing_bits_in_any_segment_are_refused(
+    verifier: CognitoVerifier, signer: Signer, clock: FakeClock
+) -> None:
+    token = signer.token(id_claims(clock))
+    assert verifier.verify(token)
+    segments = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for index, segment in enumerate(segments):
+        if len(segment) % 4 == 0:
+            continue  # no unused bits to set
+        # The last character's unused low bits set: the same bytes, another spelling.
+        last = alphabet.index(segment[-1])
+        spare = 0b1111 if len(segment) % 4 == 2 else 0b11
+        respelled = segment[:-1] + alphabet[last | spare]
+        assert base64.urlsafe_b64decode(respelled + "==") == base64.urlsafe_b64decode(
+            segment + "=="
+        )
+        forged = ".".join(respelled if i == index else s for i, s in enumerate(segments))
+        claim = "header" if index == 0 else "token"
+        refused(verifier, forged, errors.MalformedTokenError, claim)
+
+
+def test_refusals_carry_no_exception_context(
+    verifier: CognitoVerifier, signer: Signer, rogue: Signer, clock: FakeClock
+) -> None:
+    good = signer.token(id_claims(clock))
+    header, payload, signature = good.split(".")
+    for token in (
+        f"{header}.{payload}.{signature[:-8]}AAAAAAAA",  # bad signature
+        rogue.token(id_claims(clock), kid="kid-1"),  # another key
+        f"{header}.{payload}!.{signature}",  # not base64url
+        f"{b64(b'not json')}.{payload}.{signature}",
+        signer.token(id_claims(clock, exp="soon")),
+    ):
+        with pytest.raises(errors.TokenInvalidError) as caught:
+            verifier.verify(token)
+        assert caught.value.__context__ is None
+        assert caught.value.__cause__ is None
+
+
 def test_mutated_tokens_only_ever_raise_token_errors(
     verifier: CognitoVerifier, signer: Signer, clock: FakeClock
 ) -> None:
@@ -768,6 +808,121 @@ def test_errors_survive_pickling(
     assert type(copy) is errors.UnknownKeyError
     assert (copy.claim, copy.expected, copy.actual) == ("kid", ("kid-1",), "kid-rogue")
     assert str(copy) == str(caught.value)
+
+
+# -- tokens already accepted -------------------------------------------------------------
+
+
+def test_an_accepted_token_is_remembered_but_per_call_checks_still_run(
+    verifier: CognitoVerifier, signer: Signer, clock: FakeClock
+) -> None:
+    token = signer.token(access_claims(clock))
+    first = verifier.verify(token)
+    first["scope"] = "mutated by the caller"
+
+    again = verifier.verify(token, token_use="access", required_scopes=[READ])
+
+    assert again["scope"] == f"openid {READ}"
+    refused(verifier, token, errors.WrongTokenUseError, "token_use", token_use="id")
+    refused(verifier, token, errors.MissingScopeError, "scope", required_scopes=[WRITE])
+
+
+def test_a_remembered_token_is_never_used_past_its_exp(
+    jwks: Jwks, signer: Signer, clock: FakeClock
+) -> None:
+    verifier = CognitoVerifier(POOL_ID, [CLIENT], clock=clock, leeway=0)
+    token = signer.token(id_claims(clock, exp=int(clock.now) + 60))
+    assert verifier.verify(token)
+
+    clock.advance(60)
+
+    refused(verifier, token, errors.TokenExpiredError, "exp")
+
+
+def test_a_remembered_token_stops_working_when_its_key_leaves_the_jwks(
+    jwks: Jwks, signer: Signer, rogue: Signer, clock: FakeClock
+) -> None:
+    verifier = CognitoVerifier(POOL_ID, [CLIENT], clock=clock, jwks_ttl=60)
+    token = signer.token(id_claims(clock, exp=int(clock.now) + 86400))
+    assert verifier.verify(token)
+    jwks.document = {"keys": [rogue.jwk()]}
+
+    clock.advance(61)
+
+    refused(verifier, token, errors.UnknownKeyError, "kid")
+
+
+def test_the_memory_of_accepted_tokens_is_bounded(
+    jwks: Jwks, signer: Signer, clock: FakeClock
+) -> None:
+    verifier = CognitoVerifier(POOL_ID, [CLIENT], clock=clock, cache_size=3)
+    tokens = [signer.token(id_claims(clock, jti=str(n))) for n in range(10)]
+    for token in tokens:
+        verifier.verify(token)
+
+    assert len(verifier._accepted) == 3
+    assert "eyJ" not in repr(verifier._accepted)
+    for token in tokens:  # the forgotten ones verify again from scratch
+        assert verifier.verify(token)["jti"] in {str(n) for n in range(10)}
+
+
+# -- ES256 for generic issuers ------------------------------------------------------------
+
+
+class EcSigner:
+    """A P-256 key that signs ES256 JWTs (raw r||s signatures, RFC 7518 §3.4)."""
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+        self.key = ec.generate_private_key(ec.SECP256R1())
+
+    def jwk(self) -> dict[str, Any]:
+        numbers = self.key.public_key().public_numbers()
+        point = {"x": b64(numbers.x.to_bytes(32, "big")), "y": b64(numbers.y.to_bytes(32, "big"))}
+        return {"kid": self.kid, "kty": "EC", "crv": "P-256", "use": "sig", **point}
+
+    def token(self, claims: dict[str, Any]) -> str:
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        signing_input = f"{b64json({'kid': self.kid, 'alg': 'ES256'})}.{b64json(claims)}"
+        der = self.key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        return f"{signing_input}.{b64(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def test_generic_verifier_takes_es256_and_rs256_unless_told_otherwise(
+    httpx_mock: HTTPXMock, signer: Signer, clock: FakeClock
+) -> None:
+    ec_signer = EcSigner("ec-1")
+    Jwks(httpx_mock, {"keys": [signer.jwk(), ec_signer.jwk()]})
+    both = JwtVerifier(ISSUER, JWKS_URL, audiences=[CLIENT], clock=clock)
+    rsa_only = JwtVerifier(ISSUER, JWKS_URL, audiences=[CLIENT], algorithms=["RS256"], clock=clock)
+    es_token = ec_signer.token(id_claims(clock))
+
+    assert both.verify(es_token)["sub"] == id_claims(clock)["sub"]
+    assert both.verify(signer.token(id_claims(clock)))
+    exc = refused(rsa_only, es_token, errors.UnsupportedAlgorithmError, "alg")
+    assert exc.actual == "ES256"
+    tampered = es_token[:-6] + ("AAAAAA" if not es_token.endswith("AAAAAA") else "BBBBBA")
+    refused(both, tampered, errors.BadSignatureError, "signature")
+
+
+def test_an_rsa_key_cannot_verify_an_es256_token(
+    httpx_mock: HTTPXMock, signer: Signer, clock: FakeClock
+) -> None:
+    Jwks(httpx_mock, {"keys": [signer.jwk(alg=None)]})
+    verifier = JwtVerifier(ISSUER, JWKS_URL, audiences=[CLIENT], clock=clock)
+    header = b64json({"kid": "kid-1", "alg": "ES256"})
+    token = f"{header}.{b64json(id_claims(clock))}.{b64(b'x' * 64)}"
+
+    exc = refused(verifier, token, errors.UnsupportedAlgorithmError, "alg")
+    assert exc.expected == "an ES256 signing key"
+
+
+@pytest.mark.parametrize("algorithms", [[], ["HS256"], ["none"], ["RS256", "RS512"]])
+def test_only_rs256_and_es256_can_be_allowed(algorithms: list[str]) -> None:
+    with pytest.raises(errors.ConfigurationError):
+        JwtVerifier(ISSUER, JWKS_URL, audiences=[CLIENT], algorithms=algorithms)
 
 
 # -- the JWKS cache ---------------------------------------------------------------------
@@ -1117,7 +1272,8 @@ def test_token_use_argument_must_be_id_or_access(verifier: CognitoVerifier) -> N
 def test_import_loads_neither_cryptography_nor_httpx() -> None:
     code = (
         "import sys, keybearer.verify; "
-        "print(sorted(m for m in ('cryptography', 'httpx', 'asyncio', 'pydantic') "
+        "print(sorted(m for m in ('cryptography', 'httpx', 'asyncio', 'pydantic', 'joserfc', "
+        "'authlib') "
         "if m in sys.modules))"
     )
     out = subprocess.run(

@@ -468,29 +468,47 @@ class OAuthClient:
         await self._afinish(tokens)
         return tokens
 
-    def parse_implicit(self, redirect_url: str) -> TokenSet:
+    def parse_implicit(self, redirect_url: str, *, unsolicited: bool = False) -> TokenSet:
         """Take the tokens of an implicit-grant redirect (``#id_token=...&access_token=...``).
 
         Same checks as :meth:`complete_login`; such a session has no refresh
-        token, so it ends when the tokens expire.
+        token, so it ends when the tokens expire. ``unsolicited=True`` accepts a
+        redirect this client did not start (a person signed in through the
+        hosted UI and pasted the URL): with no ``state`` or ``nonce`` to check,
+        the ID token must pass signature, issuer, audience (this app client),
+        expiry and ``token_use``, and its ``at_hash`` (when present) must bind
+        the access token; a Cognito access token must pass signature, issuer,
+        ``client_id``, ``token_use=access`` and expiry. Only for redirects a
+        person hands over themselves: see docs/browser-login.md.
         """
-        redirect = parse_redirect(redirect_url)
-        if not redirect.is_implicit:
-            raise StateMismatchError(
-                "this is not an implicit-grant redirect (no tokens in its #fragment); "
-                "use complete_login() for a ?code= redirect"
-            )
-        return self.complete_login(redirect_url)
+        redirect = self._implicit_redirect(redirect_url, "complete_login")
+        if not unsolicited:
+            return self.complete_login(redirect_url)
+        tokens = self._implicit_tokens(redirect)
+        self._session.check_id_token(tokens, None)
+        result = self._finish(tokens)
+        assert isinstance(result, TokenSet)
+        return result
 
-    async def aparse_implicit(self, redirect_url: str) -> TokenSet:
+    async def aparse_implicit(self, redirect_url: str, *, unsolicited: bool = False) -> TokenSet:
         """Async :meth:`parse_implicit`."""
+        redirect = self._implicit_redirect(redirect_url, "acomplete_login")
+        if not unsolicited:
+            return await self.acomplete_login(redirect_url)
+        tokens = self._implicit_tokens(redirect)
+        await self._session.acheck_id_token(tokens, None)
+        await self._afinish(tokens)
+        return tokens
+
+    @staticmethod
+    def _implicit_redirect(redirect_url: str, instead: str) -> Redirect:
         redirect = parse_redirect(redirect_url)
         if not redirect.is_implicit:
             raise StateMismatchError(
                 "this is not an implicit-grant redirect (no tokens in its #fragment); "
-                "use acomplete_login() for a ?code= redirect"
+                f"use {instead}() for a ?code= redirect"
             )
-        return await self.acomplete_login(redirect_url)
+        return redirect
 
     def login_browser(
         self,

@@ -120,6 +120,7 @@ class CognitoConfig(ClientConfig):
                 "user_pool_id must look like '<region>_<id>', e.g. 'us-east-1_AbCdEf123'; "
                 f"got {pool_id!r}"
             )
+        given = {name for name, value in data.items() if value}
         data = dict(data)
         data["user_pool_id"] = pool_id = pool_id.strip()
         region = data.get("region") or match["region"]
@@ -128,7 +129,14 @@ class CognitoConfig(ClientConfig):
         data["issuer"] = (
             data.get("issuer") or f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
         )
-        data["jwks_url"] = data.get("jwks_url") or f"{data['issuer']}/.well-known/jwks.json"
+        if not data.get("jwks_url"):
+            # AWS serves a pool's keys at <idp_url><pool id>/.well-known/jwks.json, which
+            # is <issuer>/.well-known/jwks.json; a stand-in given as idp_url serves them
+            # the same way, so its refreshed tokens can be verified (issue 11 #5).
+            base = (
+                data["issuer"] if "issuer" in given else f"{data['idp_url'].rstrip('/')}/{pool_id}"
+            )
+            data["jwks_url"] = f"{base}/.well-known/jwks.json"
         domain = data.get("domain")
         if isinstance(domain, str) and domain.strip():
             domain = domain.strip().rstrip("/")

@@ -16,7 +16,7 @@ import ssl
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
@@ -27,6 +27,10 @@ from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
 from keybearer._token_cache import TokenCache
 from keybearer._tokens import TokenSet
 from keybearer.errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
+
+if TYPE_CHECKING:
+    from keybearer._jose.id_token import Check, Rules
+    from keybearer._jose.verifier import JwtVerifier
 
 logger = logging.getLogger("keybearer")
 
@@ -68,7 +72,7 @@ class Session:
         self.cache = cache
         self.clock = clock
         self._endpoints = config.fixed_endpoints()
-        self._id_verifier: Any = None
+        self._checks: tuple[JwtVerifier, Rules] | None = None
         self._ahead = config.refresh_ahead
         self._deadline: tuple[TokenSet | None, float] = (None, 0.0)
         self._ssl: ssl.SSLContext | None = None
@@ -211,6 +215,7 @@ class Session:
                     return current
                 try:
                     tokens = run_sync(self._refresh_flow(current), self.sync_http())
+                    self.check_refreshed(current, tokens)
                 except (TransientError, ProtocolError) as exc:
                     if self._keep_on_failure(current, seen, rejected, exc):
                         return current
@@ -246,6 +251,7 @@ class Session:
 
                     async def refresh_and_store() -> TokenSet:
                         renewed = await self.run_async(self._refresh_flow(current))
+                        await self.acheck_refreshed(current, renewed)
                         await asyncio.to_thread(self.cache.put, renewed)
                         return renewed
 
@@ -394,59 +400,86 @@ class Session:
             self._endpoints = yield from oauth.discover(self.config.issuer, self.config.timeout)
         return self._endpoints
 
-    # -- checking what a browser sign-in brought back --
+    # -- checking what a sign-in or a refresh brought back (rules: _jose/id_token.py) --
 
-    def _verifier(self, endpoints: oauth.Endpoints) -> Any:
-        if self._id_verifier is None:
-            from keybearer.verify import JwtVerifier
+    def _token_checks(self) -> Flow[tuple[JwtVerifier, Rules]]:
+        """The verifier (the issuer's JWKS, cached) and rules for this client's tokens."""
+        if self._checks is None:
+            # authlib and joserfc load with the first check, never on the cached-token path.
+            from keybearer._jose.id_token import Rules
+            from keybearer._jose.verifier import JwtVerifier
 
-            self._id_verifier = JwtVerifier(
-                issuer=endpoints.issuer,
-                jwks_url=endpoints.jwks,
+            cognito = isinstance(self.config, CognitoConfig)
+            if isinstance(self.config, CognitoConfig):
+                issuer, jwks = self.config.issuer, self.config.jwks_url
+            else:
+                endpoints = yield from self.endpoints_flow()
+                issuer, jwks = endpoints.issuer, endpoints.jwks
+            # The provider stamps exp and iat by real time: they are judged by the
+            # system clock, while self.clock only schedules refreshes.
+            verifier = JwtVerifier(
+                issuer=issuer,
+                jwks_url=jwks,
                 audiences=[self.config.client_id],
+                algorithms=["RS256"] if cognito else ["RS256", "ES256"],
                 leeway=60.0,
-                clock=self.clock,
                 timeout=self.config.timeout,
+                cache_size=0,
             )
-        return self._id_verifier
+            verifier.use_drivers(self.run_sync, self.run_async)
+            self._checks = (verifier, Rules(self.config.client_id, issuer, cognito, time.time))
+        return self._checks
 
-    def _expected_token_use(self) -> str | None:
-        # Cognito's ID tokens say token_use=id; an access token passed off as
-        # an ID token says "access" and must fail.
-        return "id" if isinstance(self.config, CognitoConfig) else None
+    def _receipt_plan(self, tokens: TokenSet, nonce: str | None, rules: Rules) -> list[Check]:
+        from keybearer._jose.id_token import receipt_plan  # loaded with _token_checks
 
-    def _receipt_check(self, tokens: TokenSet, nonce: str) -> dict[str, Any] | None:
-        """What to verify of a browser sign-in's tokens, as ``verify()`` arguments.
+        return receipt_plan(
+            rules,
+            id_token=tokens.id_token.get_secret_value() if tokens.id_token else None,
+            access_token=tokens.access_token.get_secret_value(),
+            nonce=nonce,
+            implicit=tokens.origin == "implicit",
+        )
 
-        The ID token, with the attempt's nonce. Without one (no ``openid``
-        scope), an implicit redirect's access token is all there is, and a
-        Cognito access token is a JWT that can be checked instead.
-        """
-        if tokens.id_token is not None:
-            return {
-                "token": tokens.id_token.get_secret_value(),
-                "nonce": nonce,
-                "token_use": self._expected_token_use(),
-            }
-        if tokens.origin == "implicit" and isinstance(self.config, CognitoConfig):
-            return {"token": tokens.access_token.get_secret_value(), "token_use": "access"}
-        return None
+    def _refresh_plan(self, before: TokenSet, after: TokenSet, rules: Rules) -> list[Check]:
+        from keybearer._jose.id_token import refresh_plan  # loaded with _token_checks
 
-    def check_id_token(self, tokens: TokenSet, nonce: str) -> None:
-        """Verify freshly received tokens: signature, iss, aud, exp, nonce."""
-        check = self._receipt_check(tokens, nonce)
-        if check is None:
-            return
-        endpoints = self.run_sync(self.endpoints_flow())
-        self._verifier(endpoints).verify(check.pop("token"), **check)
+        return refresh_plan(
+            rules,
+            before_id=before.id_token.get_secret_value() if before.id_token else None,
+            before_access=before.access_token.get_secret_value(),
+            after_id=after.id_token.get_secret_value() if after.id_token else None,
+            after_access=after.access_token.get_secret_value(),
+            api_path=after.origin in ("password", "rotating"),
+        )
 
-    async def acheck_id_token(self, tokens: TokenSet, nonce: str) -> None:
+    def check_id_token(self, tokens: TokenSet, nonce: str | None) -> None:
+        """Verify a sign-in's tokens before they are stored (``nonce=None``: unsolicited)."""
+        from keybearer._jose.id_token import run  # loaded with _token_checks
+
+        verifier, rules = self.run_sync(self._token_checks())
+        run(verifier, self._receipt_plan(tokens, nonce, rules))
+
+    async def acheck_id_token(self, tokens: TokenSet, nonce: str | None) -> None:
         """Async :meth:`check_id_token`."""
-        check = self._receipt_check(tokens, nonce)
-        if check is None:
-            return
-        endpoints = await self.run_async(self.endpoints_flow())
-        await self._verifier(endpoints).averify(check.pop("token"), **check)
+        from keybearer._jose.id_token import arun  # loaded with _token_checks
+
+        verifier, rules = await self.run_async(self._token_checks())
+        await arun(verifier, self._receipt_plan(tokens, nonce, rules))
+
+    def check_refreshed(self, before: TokenSet, after: TokenSet) -> None:
+        """Verify refreshed tokens before they replace ``before`` (OIDC Core 12.2)."""
+        from keybearer._jose.id_token import run  # loaded with _token_checks
+
+        verifier, rules = self.run_sync(self._token_checks())
+        run(verifier, self._refresh_plan(before, after, rules))
+
+    async def acheck_refreshed(self, before: TokenSet, after: TokenSet) -> None:
+        """Async :meth:`check_refreshed`."""
+        from keybearer._jose.id_token import arun  # loaded with _token_checks
+
+        verifier, rules = await self.run_async(self._token_checks())
+        await arun(verifier, self._refresh_plan(before, after, rules))
 
     # -- talking to the provider --
 

@@ -1,7 +1,9 @@
-"""The machinery behind :mod:`keybearer.verify`.
+"""The machinery behind :mod:`keybearer.verify` and the checks of received tokens.
 
-``jws`` splits and decodes a compact JWS and checks an RS256 signature;
-``jwks`` downloads, parses and caches an issuer's signing keys. Only
-``keybearer.verify`` is public; ``cryptography`` and ``httpx`` are imported on
-first use, so importing any of these stays cheap.
+``unverified`` is the one JWT segment decoder (strict base64url, no joserfc);
+``rules`` holds keybearer's header and claim rules; ``jws`` wraps joserfc (key
+import, signature check) and is loaded on first use; ``jwks`` downloads and
+caches an issuer's keys; ``accepted`` remembers tokens that verified;
+``verifier`` is ``JwtVerifier``; ``id_token`` checks ID tokens on sign-in and
+refresh with authlib's OIDC claim classes (loaded on first use).
 """

@@ -1,4 +1,4 @@
-"""An issuer's signing keys: download the JWKS, keep the RS256 keys, cache them.
+"""An issuer's signing keys: download the JWKS, keep the usable keys, cache them.
 
 The cache answers from memory while its copy is younger than ``ttl``. It goes
 back to the network only
@@ -18,12 +18,14 @@ which maps transport failures to :class:`~keybearer.errors.TransientError`.
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import threading
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
-from keybearer._jose.jws import ALGORITHM, RsaKey, b64url_decode, show
+from keybearer._jose.unverified import show
 from keybearer.errors import (
     KeybearerError,
     ProtocolError,
@@ -39,61 +41,65 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     import httpx
+    import joserfc.jwk
 
+    from keybearer._jose.jws import VerifyKey
     from keybearer._protocol import Flow
 
     _LoopLocks: TypeAlias = weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]
+    #: Drivers that run a download flow to its key set (sync, async).
+    RunFlow: TypeAlias = Callable[[Flow["KeySet"]], "KeySet"]
+    ARunFlow: TypeAlias = Callable[[Flow["KeySet"]], Awaitable["KeySet"]]
+
+logger = logging.getLogger("keybearer")
 
 #: A JWKS larger than this is not a key set anyone publishes.
 MAX_JWKS_BYTES = 1024 * 1024
 #: Only the first this-many entries of a JWKS are looked at.
 MAX_KEYS = 100
+#: What a verifier allows when nobody says otherwise (and all Cognito signs with).
+DEFAULT_ALGORITHMS = ("RS256",)
 
 
 class KeySet:
-    """One parsed JWKS: usable RS256 keys by kid, and why the other kids were skipped."""
+    """One parsed JWKS: the usable keys, and why the other kids were skipped.
 
-    __slots__ = ("keys", "skipped")
+    ``keys`` maps each usable ``kid`` to its key, ``algorithms`` to the allowed
+    algorithms it can verify; ``jose`` is the same keys as a joserfc key set,
+    which picks a token's key by ``kid`` when its signature is checked.
+    """
 
-    def __init__(self, keys: Mapping[str, RsaKey], skipped: Mapping[str, str]) -> None:
+    __slots__ = ("algorithms", "jose", "keys", "skipped")
+
+    def __init__(
+        self,
+        keys: Mapping[str, VerifyKey],
+        algorithms: Mapping[str, frozenset[str]],
+        skipped: Mapping[str, str],
+        jose: joserfc.jwk.KeySet,
+    ) -> None:
         self.keys = dict(keys)
+        self.algorithms = dict(algorithms)
         self.skipped = dict(skipped)
+        self.jose = jose
 
     def __repr__(self) -> str:
         return f"KeySet(keys={sorted(self.keys)}, skipped={self.skipped})"
 
 
-def _b64url_uint(value: object) -> int:
-    if not isinstance(value, str) or not value:
-        raise ValueError("not a base64url string")
-    return int.from_bytes(b64url_decode(value), "big")
+def parse_jwks(document: object, algorithms: Iterable[str] = DEFAULT_ALGORITHMS) -> KeySet:
+    """The keys of a JWKS document (RFC 7517 §5) that can verify ``algorithms``.
 
+    ``ProtocolError`` if the document is no key set at all.
+    """
+    # joserfc (and cryptography) load here, on the first key set, not on import.
+    from keybearer._jose.jws import import_signing_key, key_set
 
-def _rsa_key(kid: str, jwk: Mapping[str, Any]) -> RsaKey | str:
-    """The key, or why it cannot verify an RS256 signature."""
-    kty = jwk.get("kty")
-    if kty != "RSA":
-        return f"kty is {show(kty)}, not 'RSA'"
-    alg = jwk.get("alg", ALGORITHM)
-    if alg != ALGORITHM:
-        return f"the key is for alg {show(alg)}, not 'RS256'"
-    use = jwk.get("use", "sig")
-    if use != "sig":
-        return f"the key's use is {show(use)}, not 'sig'"
-    key_ops = jwk.get("key_ops")
-    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
-        return f"the key's key_ops {show(key_ops)} do not include 'verify'"
-    try:
-        return RsaKey(kid, _b64url_uint(jwk.get("n")), _b64url_uint(jwk.get("e")))
-    except (ValueError, TypeError):
-        return "n and e are not a valid RSA public key"
-
-
-def parse_jwks(document: object) -> KeySet:
-    """The RS256 keys of a JWKS document (RFC 7517 §5); ``ProtocolError`` if it is none."""
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ProtocolError('the JWKS is not a JSON object with a "keys" list')
-    keys: dict[str, RsaKey] = {}
+    allowed = tuple(algorithms)
+    keys: dict[str, VerifyKey] = {}
+    fits: dict[str, frozenset[str]] = {}
     skipped: dict[str, str] = {}
     for jwk in document["keys"][:MAX_KEYS]:
         if not isinstance(jwk, dict):
@@ -101,28 +107,28 @@ def parse_jwks(document: object) -> KeySet:
         kid = jwk.get("kid")
         if not isinstance(kid, str) or not kid or kid in keys:
             continue  # no token can name it, or the first key with this kid wins
-        found = _rsa_key(kid, jwk)
-        if isinstance(found, RsaKey):
-            keys[kid] = found
-            skipped.pop(kid, None)
-        else:
+        found = import_signing_key(kid, jwk, allowed)
+        if isinstance(found, str):
             skipped.setdefault(kid, found)
-    return KeySet(keys, skipped)
+        else:
+            keys[kid], fits[kid] = found
+            skipped.pop(kid, None)
+    return KeySet(keys, fits, skipped, key_set(keys.values()))
 
 
-def keyset_from_response(response: httpx.Response, url: str) -> KeySet:
+def keyset_from_response(
+    response: httpx.Response, url: str, algorithms: Iterable[str] = DEFAULT_ALGORITHMS
+) -> KeySet:
     """Parse the JWKS endpoint's answer, or raise the keybearer error that fits it."""
+    # The driver's one Retry-After reader; httpx is loaded already when a response exists.
+    from keybearer._io.drive import retry_after
+
     status = response.status_code
     if status == 429:
-        retry = response.headers.get("retry-after")
-        try:
-            retry_after = max(0.0, float(retry)) if retry is not None else None
-        except ValueError:
-            retry_after = None
         raise ThrottledError(
             f"the JWKS endpoint {url} is throttling this client (HTTP 429)",
             status_code=status,
-            retry_after=retry_after,
+            retry_after=retry_after(response),
         )
     if status >= 500:
         raise ServiceError(
@@ -139,18 +145,35 @@ def keyset_from_response(response: httpx.Response, url: str) -> KeySet:
             f"the JWKS from {url} is {len(response.content)} bytes, far larger than a key set",
             status_code=status,
         )
+    document = _json(response.content)
+    if document is _NOT_JSON:
+        raise ProtocolError(f"the JWKS from {url} is not JSON", status_code=status)
+    problem: str | None = None
     try:
-        document = json.loads(response.content)
-    except (ValueError, RecursionError):
-        raise ProtocolError(f"the JWKS from {url} is not JSON", status_code=status) from None
-    try:
-        return parse_jwks(document)
+        return parse_jwks(document, algorithms)
     except ProtocolError as exc:
-        raise ProtocolError(f"{exc.message} (from {url})", status_code=status) from None
+        problem = exc.message
+    raise ProtocolError(f"{problem} (from {url})", status_code=status)
 
 
-def jwks_flow(url: str, timeout: httpx.Timeout) -> Flow[KeySet]:
-    """Download and parse a JWKS (sans-I/O: yields the request, gets the response)."""
+_NOT_JSON = object()
+
+
+def _json(content: bytes) -> object:
+    try:
+        return json.loads(content)
+    except (ValueError, RecursionError):
+        return _NOT_JSON
+
+
+def jwks_flow(
+    url: str, timeout: httpx.Timeout, algorithms: Iterable[str] = DEFAULT_ALGORITHMS
+) -> Flow[KeySet]:
+    """Download and parse a JWKS (sans-I/O: yields the request, gets the response).
+
+    Only keys that can verify ``algorithms`` are kept (by default RS256 keys).
+    """
+    # httpx loads with the first download, so that importing keybearer.verify stays cheap.
     import httpx
 
     response = yield httpx.Request(
@@ -159,13 +182,11 @@ def jwks_flow(url: str, timeout: httpx.Timeout) -> Flow[KeySet]:
         headers={"Accept": "application/json"},
         extensions={"timeout": timeout.as_dict()},
     )
-    return keyset_from_response(response, url)
+    return keyset_from_response(response, url, algorithms)
 
 
 def _fresh(exc: KeybearerError) -> KeybearerError:
     """A copy of ``exc`` without its traceback, to store or to raise again."""
-    import copy
-
     fresh = copy.copy(exc)
     fresh.__cause__ = fresh.__context__ = fresh.__traceback__ = None
     return fresh
@@ -180,27 +201,29 @@ class _Snapshot:
 
 
 class _Stale:
-    """A key from a copy older than ``ttl``: use it, after trying to refresh the copy."""
+    """A key set older than ``ttl`` that has the key: use it, after trying to refresh it."""
 
-    __slots__ = ("key",)
+    __slots__ = ("keyset",)
 
-    def __init__(self, key: RsaKey) -> None:
-        self.key = key
+    def __init__(self, keyset: KeySet) -> None:
+        self.keyset = keyset
 
 
 class JwksCache:
     """The signing keys published at ``url``, cached as the module docstring says.
 
-    ``clock`` gives seconds (``time.time`` by default, as for ``exp``); a clock
-    that jumps backwards never blocks a download. ``http`` / ``async_http`` are
-    clients to download with (their timeout applies); without one, a short-lived
-    client with ``timeout`` is made for each download, which happens rarely.
+    Only keys that can verify one of ``algorithms`` are kept. ``clock`` gives
+    seconds (``time.time`` by default, as for ``exp``); a clock that jumps
+    backwards never blocks a download. ``http`` / ``async_http`` are clients
+    to download with (their timeout applies); without one, a short-lived client
+    with ``timeout`` is made for each download, which happens rarely.
     """
 
     def __init__(
         self,
         url: str,
         *,
+        algorithms: Iterable[str] = DEFAULT_ALGORITHMS,
         ttl: float,
         refetch_interval: float,
         clock: Callable[[], float],
@@ -209,6 +232,7 @@ class JwksCache:
         async_http: httpx.AsyncClient | None = None,
     ) -> None:
         self.url = url
+        self.algorithms = tuple(algorithms)
         self.ttl = ttl
         self.refetch_interval = refetch_interval
         self._clock = clock
@@ -223,6 +247,7 @@ class JwksCache:
         self._sync_download = threading.Lock()
         # One asyncio.Lock per event loop, made on first async use.
         self._async_downloads: _LoopLocks | None = None
+        self._drivers: tuple[RunFlow, ARunFlow] | None = None
 
     def __repr__(self) -> str:
         snapshot = self._snapshot
@@ -231,72 +256,76 @@ class JwksCache:
 
     # -- the hot path -------------------------------------------------------------
 
-    def cached(self, kid: str, now: float) -> RsaKey | None:
-        """The key for ``kid`` if a fresh copy of the JWKS has it; never blocks."""
+    def cached(self, kid: str, now: float) -> KeySet | None:
+        """The key set if a fresh copy of the JWKS has a key for ``kid``; never blocks."""
         snapshot = self._snapshot
         if snapshot is not None and now - snapshot.fetched_at < self.ttl:
-            return snapshot.keyset.keys.get(kid)
+            keyset = snapshot.keyset
+            if kid in keyset.keys:
+                return keyset
         return None
 
     # -- the slow paths ---------------------------------------------------------
 
-    def key(self, kid: str) -> RsaKey:
-        """The key for ``kid``, downloading the JWKS if the rules allow (sync)."""
-        plan = self._plan(kid, may_download=True)
-        if isinstance(plan, RsaKey):
+    def key(self, kid: str, alg: str) -> KeySet:
+        """A key set with a key for ``kid``, downloading the JWKS if the rules allow (sync).
+
+        ``alg`` is the token's, named in the error when ``kid`` is a key for
+        something else.
+        """
+        plan = self._plan(kid, alg, may_download=True)
+        if isinstance(plan, KeySet):
             return plan
         if isinstance(plan, _Stale):
             try:
                 self._store(self._download_sync)
             except KeybearerError as exc:
                 self._keep_stale(exc)
-            return self._settle(kid)
+            return self._settle(kid, alg)
         with self._sync_download:
             if self._generation == plan:  # nobody downloaded while we waited
                 self._store(self._download_sync)
-        return self._settle(kid)
+        return self._settle(kid, alg)
 
-    async def akey(self, kid: str) -> RsaKey:
-        """The key for ``kid``, downloading the JWKS if the rules allow (async)."""
-        plan = self._plan(kid, may_download=True)
-        if isinstance(plan, RsaKey):
+    async def akey(self, kid: str, alg: str) -> KeySet:
+        """:meth:`key` for asyncio."""
+        plan = self._plan(kid, alg, may_download=True)
+        if isinstance(plan, KeySet):
             return plan
         if isinstance(plan, _Stale):
             try:
                 await self._astore()
             except KeybearerError as exc:
                 self._keep_stale(exc)
-            return self._settle(kid)
+            return self._settle(kid, alg)
         async with self._async_lock():
             if self._generation == plan:
                 await self._astore()
-        return self._settle(kid)
+        return self._settle(kid, alg)
 
     def _keep_stale(self, exc: KeybearerError) -> None:
         # The old copy stays in use; the next try is one refetch_interval away.
-        import logging
-
-        logging.getLogger("keybearer").warning(
+        logger.warning(
             "could not refresh the JWKS, still using the copy from %.0f s ago: %s",
             self._clock() - (self._snapshot.fetched_at if self._snapshot else 0.0),
             exc,
         )
 
-    def _settle(self, kid: str) -> RsaKey:
-        """The key after a download (ours or another caller's): use it or fail."""
-        plan = self._plan(kid, may_download=False)
-        if not isinstance(plan, RsaKey):  # cannot happen: without downloads, a key or a raise
+    def _settle(self, kid: str, alg: str) -> KeySet:
+        """The key set after a download (ours or another caller's): use it or fail."""
+        plan = self._plan(kid, alg, may_download=False)
+        if not isinstance(plan, KeySet):  # cannot happen: without downloads, keys or a raise
             raise ProtocolError(f"the JWKS at {self.url} has not been loaded")
         return plan
 
-    def _plan(self, kid: str, *, may_download: bool) -> RsaKey | _Stale | int:
-        """Decide, under the lock, whether to use a key, refresh, download, or fail.
+    def _plan(self, kid: str, alg: str, *, may_download: bool) -> KeySet | _Stale | int:
+        """Decide, under the lock, whether to use the keys, refresh, download, or fail.
 
-        Returns the key to use; or ``_Stale(key)``: the caller refreshes the
-        copy (the attempt is booked now, so nobody else does) then uses the key;
+        Returns the key set to use; or ``_Stale(keyset)``: the caller refreshes
+        the copy (the attempt is booked now, so nobody else does) then uses it;
         or a generation number: the caller downloads, unless the generation
         moved on while it waited for the download lock. Raises when there is
-        nothing to wait for. With ``may_download=False`` it returns a key or raises.
+        nothing to wait for. With ``may_download=False`` it returns keys or raises.
         """
         with self._lock:
             now = self._clock()
@@ -313,28 +342,28 @@ class JwksCache:
                     if not may_download:
                         raise ProtocolError(f"the JWKS at {self.url} has not been loaded")
                 return self._generation
-            key = snapshot.keyset.keys.get(kid)
-            if key is not None:
+            keyset = snapshot.keyset
+            if kid in keyset.keys:
                 if now - snapshot.fetched_at >= self.ttl and may_download and not recent:
                     self._attempted_at = now
-                    return _Stale(key)
-                return key
-            reason = snapshot.keyset.skipped.get(kid)
+                    return _Stale(keyset)
+                return keyset
+            reason = keyset.skipped.get(kid)
             if reason is not None:
                 raise UnsupportedAlgorithmError(
-                    f"unsupported alg: the token's alg 'RS256' does not fit the JWKS key "
+                    f"unsupported alg: the token's alg {show(alg)} does not fit the JWKS key "
                     f"{show(kid)} ({reason})",
                     claim="alg",
-                    expected="an RS256 signing key",
+                    expected=f"an {alg} signing key",
                     actual=reason,
                 )
             if recent or not may_download:
                 ago = f"{since:.0f} s ago" if since is not None else "just now"
                 raise UnknownKeyError(
                     f"unknown kid {show(kid)}: no key in the JWKS at {self.url} "
-                    f"(downloaded {ago}; known kids: {sorted(snapshot.keyset.keys)})",
+                    f"(downloaded {ago}; known kids: {sorted(keyset.keys)})",
                     claim="kid",
-                    expected=tuple(sorted(snapshot.keyset.keys)),
+                    expected=tuple(sorted(keyset.keys)),
                     actual=kid,
                 )
             return self._generation
@@ -371,6 +400,7 @@ class JwksCache:
             self._generation += 1
 
     def _async_lock(self) -> asyncio.Lock:
+        # asyncio loads only for async callers: sync users of verify never pay for it.
         import asyncio
         import weakref
 
@@ -385,33 +415,51 @@ class JwksCache:
 
     # -- I/O ----------------------------------------------------------------------
 
+    def use_drivers(self, run: RunFlow, arun: ARunFlow) -> None:
+        """Download through these flow drivers (a session's, with its transport).
+
+        Without them, each download runs on a short-lived client of its own.
+        """
+        self._drivers = (run, arun)
+
     def _download_sync(self) -> KeySet:
+        # httpx and the driver load with the first download, not with keybearer.verify.
         import httpx
+
+        if self._drivers is not None:
+            return self._drivers[0](self._flow(httpx.Timeout(self._timeout)))
 
         from keybearer._io.drive import run_sync
 
+        failed: str | None = None
         try:
             if self._http is not None:
-                return run_sync(jwks_flow(self.url, self._http.timeout), self._http)
+                return run_sync(self._flow(self._http.timeout), self._http)
             with httpx.Client(timeout=self._timeout) as client:
-                return run_sync(jwks_flow(self.url, client.timeout), client)
+                return run_sync(self._flow(client.timeout), client)
         except httpx.HTTPError as exc:  # not a transport error: e.g. a bad content encoding
-            raise ProtocolError(
-                f"the JWKS from {self.url} could not be read ({type(exc).__name__})"
-            ) from None
+            failed = type(exc).__name__
+        raise ProtocolError(f"the JWKS from {self.url} could not be read ({failed})")
 
     async def _download_async(self) -> KeySet:
+        # httpx and the driver load with the first download, not with keybearer.verify.
         import httpx
+
+        if self._drivers is not None:
+            return await self._drivers[1](self._flow(httpx.Timeout(self._timeout)))
 
         from keybearer._io.drive import run_async
 
+        failed: str | None = None
         try:
             if self._async_http is not None:
                 client = self._async_http
-                return await run_async(jwks_flow(self.url, client.timeout), client)
+                return await run_async(self._flow(client.timeout), client)
             async with httpx.AsyncClient(timeout=self._timeout) as own:
-                return await run_async(jwks_flow(self.url, own.timeout), own)
+                return await run_async(self._flow(own.timeout), own)
         except httpx.HTTPError as exc:
-            raise ProtocolError(
-                f"the JWKS from {self.url} could not be read ({type(exc).__name__})"
-            ) from None
+            failed = type(exc).__name__
+        raise ProtocolError(f"the JWKS from {self.url} could not be read ({failed})")
+
+    def _flow(self, timeout: httpx.Timeout) -> Flow[KeySet]:
+        return jwks_flow(self.url, timeout, self.algorithms)

@@ -1,196 +1,116 @@
-"""Compact JWS with RS256 only: decode the parts, read the header, check the signature.
+"""Keys and signatures through joserfc: import JWKS entries, verify a compact JWS.
 
-RFC 7515 (JWS) and RFC 7518 §3.3 (RS256 = RSASSA-PKCS1-v1_5 with SHA-256). The
-header's ``alg`` must be ``RS256``: ``none``, the HMAC algorithms (the classic
-"sign with the public key as the HMAC secret" confusion) and everything else
-are refused before any key is looked at. Header parameters that name keys
-(``jwk``, ``jku``, ``x5u``, ``x5c``) are ignored: keys only ever come from the
-issuer's JWKS.
+This module imports joserfc (and with it cryptography) at the top, so nothing
+imports it before a key is parsed or a signature checked: ``keybearer.verify``
+and ``keybearer._jose.jwks`` load it on first use.
 
-``cryptography`` is imported when the first key is built, not before.
+Rules kept here (joserfc does the cryptography and the key selection):
+
+* Only the algorithms in :data:`SUPPORTED` can ever be allowed, and each
+  verifier allows an explicit subset (Cognito: RS256 only). ``none``, the HMAC
+  algorithms (signing with a public key as the HMAC secret) and the rest are
+  refused before any key is looked at.
+* A JWKS entry becomes a key only if its ``kty`` (and for EC its ``crv``) fits
+  an allowed algorithm, its ``alg`` (if any) is allowed, its ``use`` (if any)
+  is ``sig`` and its ``key_ops`` (if any) include ``verify``. Only the public
+  members are imported: a private part published by mistake is never loaded.
+* Keys come only from the issuer's JWKS: ``jwk``, ``jku``, ``x5u`` and ``x5c``
+  in a token's header are never used.
 """
 
 from __future__ import annotations
 
-import binascii
-import json
-import sys
-from collections.abc import Callable
-from json.scanner import make_scanner
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from keybearer.errors import MalformedTokenError, UnknownKeyError, UnsupportedAlgorithmError
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jws import JWSRegistry
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.padding import AsymmetricPadding
-    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
-    from cryptography.hazmat.primitives.hashes import HashAlgorithm
+from keybearer._jose.unverified import show
 
-#: Longer strings are refused before any decoding. Cognito's tokens are 1-4 KB;
-#: an ID token with many custom attributes and groups stays well under this.
-MAX_TOKEN_LENGTH = 16 * 1024
+#: The signature algorithms a verifier may allow, with the key each one needs.
+SUPPORTED: Mapping[str, tuple[str, str | None]] = {
+    "RS256": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+}
 
-ALGORITHM = "RS256"
+_PUBLIC_MEMBERS = {"RSA": ("n", "e"), "EC": ("crv", "x", "y")}
 
-if sys.version_info >= (3, 11):
-    # base64url -> base64 for binascii's strict mode, which then refuses any byte
-    # outside the alphabet, stray padding and whitespace. '+', '/' and '=' are not
-    # base64url, so they become '!' and fail too.
-    _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
-    _PADDING = (b"", b"===", b"==", b"=")  # by length % 4; "===" makes % 4 == 1 fail
-
-    def b64url_decode(segment: str) -> bytes:
-        """Decode unpadded base64url; ``ValueError`` for any other character or length."""
-        data = segment.encode("ascii").translate(_TO_STANDARD)
-        return binascii.a2b_base64(data + _PADDING[len(data) & 3], strict_mode=True)
-
-else:  # pragma: no cover - Python 3.10 has no strict mode; check the alphabet first
-    import base64
-    import re
-
-    _BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
-
-    def b64url_decode(segment: str) -> bytes:
-        """Decode unpadded base64url; ``ValueError`` for any other character or length."""
-        if _BASE64URL.fullmatch(segment) is None:
-            raise ValueError("not base64url")
-        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+VerifyKey = RSAKey | ECKey
 
 
-# json.loads() spends a third of its time in Python around the C scanner; call the
-# scanner directly and let json.loads() judge only what it does not take whole.
-_scan_json: Callable[[str, int], tuple[Any, int]] = make_scanner(
-    json.JSONDecoder()  # type: ignore[arg-type]  # typeshed types the class, not the call
-)
+def import_signing_key(
+    kid: str, jwk: Mapping[str, Any], allowed: Iterable[str]
+) -> tuple[VerifyKey, frozenset[str]] | str:
+    """One JWKS entry as a verification key and the allowed algorithms it fits.
+
+    Returns the reason instead when it cannot verify any of them.
+    """
+    kty = jwk.get("kty")
+    fits = [alg for alg in allowed if SUPPORTED[alg][0] == kty]
+    if not fits or not isinstance(kty, str):
+        wanted = " or ".join(sorted({repr(SUPPORTED[alg][0]) for alg in allowed}))
+        return f"kty is {show(kty)}, not {wanted}"
+    alg = jwk.get("alg")
+    if alg is not None:
+        if alg not in fits:
+            return f"the key is for alg {show(alg)}, not {' or '.join(map(repr, fits))}"
+        fits = [alg]
+    if kty == "EC":
+        fits = [name for name in fits if SUPPORTED[name][1] == jwk.get("crv")]
+        if not fits:
+            return f"the key's curve is {show(jwk.get('crv'))}, not 'P-256'"
+    use = jwk.get("use", "sig")
+    if use != "sig":
+        return f"the key's use is {show(use)}, not 'sig'"
+    key_ops = jwk.get("key_ops")
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
+        return f"the key's key_ops {show(key_ops)} do not include 'verify'"
+    members = {name: jwk.get(name) for name in _PUBLIC_MEMBERS[kty]}
+    if not all(isinstance(value, str) and value for value in members.values()):
+        return f"the key's {', '.join(members)} are not base64url strings"
+    data: dict[str, Any] = {"kty": kty, "kid": kid, **members}
+    if alg is not None:
+        data["alg"] = alg
+    key = _import(kty, data)
+    if key is None:
+        return f"its members are not a valid {kty} public key"
+    return key, frozenset(fits)
 
 
-def json_segment(segment: str) -> Any:
-    """The JSON value a base64url segment holds, or ``None`` if it holds none."""
+def _import(kty: str, data: dict[str, Any]) -> VerifyKey | None:
+    # None rather than a raise: the caller's reason must not carry joserfc's
+    # exception (or the key material it may quote) as its context.
     try:
-        text = b64url_decode(segment).decode("utf-8")
-        try:
-            value, end = _scan_json(text, 0)
-        except StopIteration:  # the scanner's "no JSON value starts here"
-            return json.loads(text)
-        return value if end == len(text) else json.loads(text)
-    except (ValueError, RecursionError):  # bad base64url, UTF-8 or JSON
+        key: VerifyKey = (RSAKey if kty == "RSA" else ECKey).import_key(data)
+    except (JoseError, ValueError, TypeError):  # binascii.Error is a ValueError
         return None
+    return key
 
 
-_JSON_KINDS = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
-_JSON_KINDS[type(None)] = "null"
+def key_set(keys: Iterable[VerifyKey]) -> KeySet:
+    """A joserfc key set, which selects a token's key by its ``kid``."""
+    return KeySet(list(keys))
 
 
-def decode_json_object(segment: str, what: str) -> dict[str, Any]:
-    """The JSON object a base64url segment holds, or ``MalformedTokenError``."""
-    try:
-        value = json.loads(b64url_decode(segment).decode("utf-8"))
-    except (ValueError, RecursionError):
-        # ValueError covers bad base64url, UTF-8 and JSON alike.
-        raise MalformedTokenError(
-            f"the JWT {what} is not base64url-encoded JSON",
-            claim=what,
-            expected="base64url-encoded JSON",
-            actual="undecodable",
-        ) from None
-    if not isinstance(value, dict):
-        kind = _JSON_KINDS.get(type(value), "value")
-        raise MalformedTokenError(
-            f"the JWT {what} is a JSON {kind}, not an object",
-            claim=what,
-            expected="a JSON object",
-            actual=f"a JSON {kind}",
-        )
-    return value
+class SignatureCheck:
+    """Verify compact JWS signatures with the algorithms of one allow-list."""
 
+    __slots__ = ("_registry",)
 
-def show(value: object, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters: claim values are shown, never at length."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    def __init__(self, algorithms: Iterable[str]) -> None:
+        # The header's parameters are judged by the verifier (alg, crit, kid);
+        # joserfc still enforces the allow-list and refuses everything else.
+        self._registry = JWSRegistry(algorithms=list(algorithms), strict_check_header=False)
 
-
-def header_kid(segment: str) -> str:
-    """Check the protected header of an RS256 JWS and return its ``kid``."""
-    header = decode_json_object(segment, "header")
-    alg = header.get("alg")
-    if alg != ALGORITHM:
-        raise UnsupportedAlgorithmError(
-            f"unsupported alg: expected 'RS256', got {show(alg)}; tokens are only "
-            "accepted when signed with the issuer's RSA keys",
-            claim="alg",
-            expected=ALGORITHM,
-            actual=alg,
-        )
-    if "crit" in header:
-        # RFC 7515 §4.1.11: extensions we do not implement must make the token fail.
-        raise MalformedTokenError(
-            f"the JWT header marks extensions as critical ({show(header['crit'])}); "
-            "none are supported",
-            claim="crit",
-            expected="absent",
-            actual=header["crit"],
-        )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise UnknownKeyError(
-            f"the JWT header has no usable kid: expected a key id from the issuer's JWKS, "
-            f"got {show(kid)}",
-            claim="kid",
-            expected="a key id from the issuer's JWKS",
-            actual=kid,
-        )
-    return kid
-
-
-class _Rs256:
-    """cryptography's pieces for RS256, built once on first use."""
-
-    def __init__(self) -> None:
-        from cryptography.exceptions import InvalidSignature
-        from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
-
-        self.padding: AsymmetricPadding = padding.PKCS1v15()
-        self.hash: HashAlgorithm = hashes.SHA256()
-        self.invalid: type[Exception] = InvalidSignature
-        self.public_numbers = rsa.RSAPublicNumbers
-
-
-_rs256: _Rs256 | None = None
-
-
-def _crypto() -> _Rs256:
-    global _rs256
-    if _rs256 is None:
-        _rs256 = _Rs256()
-    return _rs256
-
-
-class RsaKey:
-    """One RS256 signing key from a JWKS, loaded once and reused for every token."""
-
-    __slots__ = ("_hash", "_invalid", "_key", "_padding", "bits", "kid")
-
-    def __init__(self, kid: str, n: int, e: int) -> None:
-        crypto = _crypto()
-        self.kid = kid
-        # ValueError for numbers that are no RSA public key (cryptography checks them).
-        self._key: RSAPublicKey = crypto.public_numbers(e, n).public_key()
-        self.bits = self._key.key_size
-        self._padding = crypto.padding
-        self._hash = crypto.hash
-        self._invalid = crypto.invalid
-
-    def __repr__(self) -> str:
-        return f"RsaKey(kid={self.kid!r}, bits={self.bits})"
-
-    def verify(self, signature: bytes, signing_input: bytes) -> bool:
-        """Whether ``signature`` is this key's RS256 signature of ``signing_input``."""
+    def verify(self, token: str, keys: KeySet) -> bool:
+        """Whether ``token`` carries a valid signature by the key its ``kid`` names."""
         try:
-            self._key.verify(signature, signing_input, self._padding, self._hash)
-        except self._invalid:
-            return False
-        except (ValueError, TypeError):  # defensive: odd lengths must not escape as-is
+            jws.deserialize_compact(token, keys, registry=self._registry)
+        except (JoseError, ValueError, TypeError, KeyError):
+            # Every segment was checked before we got here, so whatever joserfc
+            # refuses now is the signature (or a key that does not fit it).
             return False
         return True
