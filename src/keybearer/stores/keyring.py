@@ -13,6 +13,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from keybearer._locks import private_lock_dir
 from keybearer.errors import ConfigurationError, KeyringUnavailableError, StoreError
 
 if TYPE_CHECKING:
@@ -185,18 +186,15 @@ class KeyringStore:
     def lock_path(self, key: str) -> str:
         """A lock file, private to this user, that serializes refreshes across processes.
 
-        Keyrings have no locks of their own; a file in the temporary directory
-        (in a folder only this user can enter) stands in for one.
-        """
-        import hashlib
-        import os
-        import tempfile
+        Keyrings have no locks of their own; a file stands in for one, in a
+        folder only this user can enter (``$XDG_RUNTIME_DIR/keybearer``, else
+        the user state directory), checked before every use.
 
-        uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-        folder = os.path.join(tempfile.gettempdir(), f"keybearer-{uid}")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        Raises:
+            StoreError: that folder is a symlink, another user's, or open to others.
+        """
         name = hashlib.sha256(f"{self._identity}\0{key}".encode()).hexdigest()[:32]
-        return os.path.join(folder, f"{name}.lock")
+        return str(private_lock_dir() / f"{name}.lock")
 
     def _resolve(self) -> tuple[KeyringBackend, int | None]:
         with self._resolve_lock:
@@ -270,10 +268,12 @@ class KeyringStore:
 
         try:
             backend.delete_password(self._service, name)
-        except PasswordDeleteError:
-            # keyring's backends raise this for an entry that does not exist,
-            # which is the state delete is after.
-            pass
+        except PasswordDeleteError as exc:
+            # Backends raise this for an entry that does not exist (the state
+            # delete is after), but also for a refusal: a cancelled KWallet
+            # prompt, a keychain error. Only a read can tell them apart.
+            if self._get(backend, name) is not None:
+                raise self._error(backend, "delete", name, exc) from exc
         except Exception as exc:
             raise self._error(backend, "delete", name, exc) from exc
 
