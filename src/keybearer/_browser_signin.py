@@ -9,21 +9,41 @@ in :mod:`keybearer._protocol.oauth`; the loopback receiver and the browser in
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow, oauth
 from keybearer._session import Session
 from keybearer._signin.attempt import Attempt
-from keybearer._signin.browser import can_prompt
+from keybearer._signin.browser import can_prompt, open_in_browser, prompt_for_redirect
+from keybearer._signin.loopback import LoopbackReceiver
 from keybearer._signin.redirect import Redirect, parse_redirect
 from keybearer._tokens import TokenSet
-from keybearer.errors import ConfigurationError, StateMismatchError
+from keybearer.errors import ConfigurationError, LoginTimeoutError, StateMismatchError
 
 # Sign-in attempts kept for complete_login(): a person may open the link twice.
 _MAX_ATTEMPTS = 8
+
+OpenUrl = Callable[[str], object]
+"""Opens the sign-in page: the system browser by default; may return an awaitable (async)."""
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One trip through the sign-in page, as ``login_browser()`` was asked for it."""
+
+    endpoints: oauth.Endpoints
+    open_url: OpenUrl | None
+    timeout: float
+    identity_provider: str | None
+    idp_identifier: str | None
+    paste_fallback: bool | None
 
 
 class BrowserSignIn:
@@ -164,7 +184,38 @@ class BrowserSignIn:
             }
         return f"{endpoints.end_session}?{urlencode(query)}"
 
-    @staticmethod
-    def may_prompt(paste_fallback: bool | None) -> bool:
-        """Whether to ask for the redirect URL to be pasted after the loopback wait."""
-        return can_prompt() if paste_fallback is None else paste_fallback
+    def catch_redirect(self, visit: Visit) -> str:
+        """Open the sign-in page and catch its redirect on 127.0.0.1 (or have it pasted)."""
+        attempt = self.new_attempt("code")
+        with LoopbackReceiver(attempt.redirect_uri, attempt.state) as receiver:
+            attempt = self.rebind(attempt, receiver.redirect_uri)
+            url = self.url(visit.endpoints, attempt, visit.identity_provider, visit.idp_identifier)
+            if inspect.isawaitable((visit.open_url or open_in_browser)(url)):
+                raise ConfigurationError("open_url returned an awaitable; use alogin_browser()")
+            try:
+                return receiver.wait(visit.timeout)
+            except LoginTimeoutError:
+                if not _may_prompt(visit.paste_fallback):
+                    raise
+            return prompt_for_redirect()
+
+    async def acatch_redirect(self, visit: Visit) -> str:
+        """Async :meth:`catch_redirect`; ``open_url`` may be a coroutine function."""
+        attempt = self.new_attempt("code")
+        with LoopbackReceiver(attempt.redirect_uri, attempt.state) as receiver:
+            attempt = self.rebind(attempt, receiver.redirect_uri)
+            url = self.url(visit.endpoints, attempt, visit.identity_provider, visit.idp_identifier)
+            opened = (visit.open_url or open_in_browser)(url)
+            if inspect.isawaitable(opened):
+                await opened
+            try:
+                return await asyncio.to_thread(receiver.wait, visit.timeout)
+            except LoginTimeoutError:
+                if not _may_prompt(visit.paste_fallback):
+                    raise
+            return await asyncio.to_thread(prompt_for_redirect)
+
+
+def _may_prompt(paste_fallback: bool | None) -> bool:
+    """Whether to ask for the redirect URL to be pasted after the loopback wait timed out."""
+    return can_prompt() if paste_fallback is None else paste_fallback

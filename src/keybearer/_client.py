@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import logging
 import os
 import time
@@ -14,7 +13,7 @@ from typing import Any
 import httpx
 
 from keybearer._auth import KeybearerAuth, client_options
-from keybearer._browser_signin import BrowserSignIn
+from keybearer._browser_signin import BrowserSignIn, OpenUrl, Visit
 from keybearer._challenges import Challenge, MfaSetup, _Answers
 from keybearer._config import (
     ClientConfig,
@@ -32,22 +31,17 @@ from keybearer._protocol import cognito_password as password_flows
 from keybearer._protocol.cognito_password import TotpSetup
 from keybearer._protocol.oauth import ClientAuth
 from keybearer._session import Session
-from keybearer._signin.browser import open_in_browser, prompt_for_redirect
-from keybearer._signin.loopback import LoopbackReceiver
 from keybearer._signout import sign_out
 from keybearer._token_cache import cache_for
 from keybearer._tokens import TokenSet
 from keybearer.errors import (
     ChallengeAnswerError,
     ConfigurationError,
-    LoginTimeoutError,
 )
 from keybearer.stores._base import TokenStore
 from keybearer.stores.keyring import KeyringStore
 
 logger = logging.getLogger("keybearer")
-
-OpenUrl = Callable[[str], Any]
 
 
 class OAuthClient:
@@ -472,21 +466,11 @@ class OAuthClient:
         never arrives and a person is there (a terminal or a notebook), it asks
         for the URL to be pasted instead (``paste_fallback=False`` to raise).
         """
-        attempt = self._browser.new_attempt("code")
         endpoints = self._session.run_sync(self._session.endpoints_flow())
-        with LoopbackReceiver(attempt.redirect_uri, attempt.state) as receiver:
-            attempt = self._browser.rebind(attempt, receiver.redirect_uri)
-            url = self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
-            result = (open_url or open_in_browser)(url)
-            if inspect.isawaitable(result):
-                raise ConfigurationError("open_url returned an awaitable; use alogin_browser()")
-            try:
-                pasted = receiver.wait(timeout)
-            except LoginTimeoutError:
-                if not self._browser.may_prompt(paste_fallback):
-                    raise
-                pasted = prompt_for_redirect()
-        return self.complete_login(pasted)
+        visit = Visit(
+            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
+        )
+        return self.complete_login(self._browser.catch_redirect(visit))
 
     async def alogin_browser(
         self,
@@ -498,21 +482,11 @@ class OAuthClient:
         paste_fallback: bool | None = None,
     ) -> TokenSet:
         """Async :meth:`login_browser`; ``open_url`` may also be a coroutine function."""
-        attempt = self._browser.new_attempt("code")
         endpoints = await self._session.run_async(self._session.endpoints_flow())
-        with LoopbackReceiver(attempt.redirect_uri, attempt.state) as receiver:
-            attempt = self._browser.rebind(attempt, receiver.redirect_uri)
-            url = self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
-            result = (open_url or open_in_browser)(url)
-            if inspect.isawaitable(result):
-                await result
-            try:
-                pasted = await asyncio.to_thread(receiver.wait, timeout)
-            except LoginTimeoutError:
-                if not self._browser.may_prompt(paste_fallback):
-                    raise
-                pasted = await asyncio.to_thread(prompt_for_redirect)
-        return await self.acomplete_login(pasted)
+        visit = Visit(
+            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
+        )
+        return await self.acomplete_login(await self._browser.acatch_redirect(visit))
 
     def userinfo(self) -> dict[str, Any]:
         """The signed-in user's claims from the provider's userinfo endpoint."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -201,7 +202,7 @@ class KeyringStore:
             if self._resolved is None and self._unavailable is None:
                 backend = self._explicit_backend
                 if backend is None:
-                    import keyring
+                    import keyring  # lazy: importing it scans backends (module docstring)
 
                     try:
                         backend = keyring.get_keyring()
@@ -264,7 +265,7 @@ class KeyringStore:
             raise self._error(backend, "write", name, exc) from exc
 
     def _remove(self, backend: KeyringBackend, name: str) -> None:
-        from keyring.errors import PasswordDeleteError
+        from keyring.errors import PasswordDeleteError  # lazy: see the module docstring
 
         try:
             backend.delete_password(self._service, name)
@@ -278,7 +279,7 @@ class KeyringStore:
             raise self._error(backend, "delete", name, exc) from exc
 
     def _error(self, backend: KeyringBackend, verb: str, name: str, exc: Exception) -> StoreError:
-        from keyring.errors import NoKeyringError
+        from keyring.errors import NoKeyringError  # lazy: see the module docstring
 
         if isinstance(exc, NoKeyringError):
             return KeyringUnavailableError(
@@ -306,9 +307,7 @@ def _unavailable_message(reason: str) -> str:
 
 def _chosen_by_user() -> bool:
     """Whether the user named a backend (environment or keyringrc.cfg)."""
-    import os
-
-    from keyring import core
+    from keyring import core  # lazy: see the module docstring
 
     return bool(os.environ.get("PYTHON_KEYRING_BACKEND")) or core.load_config() is not None
 
@@ -321,7 +320,7 @@ def _fallback_reason(backend: KeyringBackend) -> str | None:
     silent plain-text fallback tokens must never get. Naming it explicitly
     (PYTHON_KEYRING_BACKEND, keyringrc.cfg, or ``backend=``) is fine.
     """
-    from keyring.backends import chainer
+    from keyring.backends import chainer  # lazy: see the module docstring
 
     if isinstance(backend, chainer.ChainerBackend):
         return None
@@ -339,7 +338,7 @@ def _fallback_reason(backend: KeyringBackend) -> str | None:
 
 
 def _unusable_reason(backend: KeyringBackend) -> str | None:
-    from keyring.backends import chainer, fail, null
+    from keyring.backends import chainer, fail, null  # lazy: see the module docstring
 
     name = _backend_name(backend)
     if isinstance(backend, (fail.Keyring, null.Keyring)):
@@ -356,7 +355,7 @@ def _unusable_reason(backend: KeyringBackend) -> str | None:
 
 
 def _is_windows_vault(backend: KeyringBackend) -> bool:
-    from keyring.backends import chainer
+    from keyring.backends import chainer  # lazy: see the module docstring
 
     candidates: list[object] = [backend]
     if isinstance(backend, chainer.ChainerBackend):
