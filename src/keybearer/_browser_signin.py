@@ -1,8 +1,9 @@
-"""Browser sign-in attempts for one client: start them, match redirects, turn them into tokens.
+"""Browser sign-in for one client: attempts, redirects, tokens; and ``OAuthClient``'s faces for it.
 
-``OAuthClient`` composes one :class:`BrowserSignIn`; its public browser
-methods (``authorization_url``, ``complete_login``, ``login_browser``, ...) are
-thin faces over these steps. The protocol itself (URLs, the code exchange) is
+``OAuthClient`` holds one :class:`BrowserSignIn` (the pending attempts and the
+steps each goes through) and inherits :class:`BrowserFaces`, its public browser
+methods (``authorization_url``, ``complete_login``, ``login_browser``, ...), thin
+faces over those steps. The protocol itself (URLs, the code exchange) is
 in :mod:`keybearer._protocol.oauth`; the loopback receiver and the browser in
 :mod:`keybearer._signin`.
 """
@@ -15,8 +16,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
+from keybearer._client_base import ClientBase
 from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow, oauth
 from keybearer._session import Session
@@ -219,3 +222,141 @@ class BrowserSignIn:
 def _may_prompt(paste_fallback: bool | None) -> bool:
     """Whether to ask for the redirect URL to be pasted after the loopback wait timed out."""
     return can_prompt() if paste_fallback is None else paste_fallback
+
+
+class BrowserFaces(ClientBase):
+    """Browser sign-in and the provider's user endpoints, sync and async."""
+
+    _browser: BrowserSignIn
+
+    def authorization_url(
+        self,
+        *,
+        response_type: str = "code",
+        identity_provider: str | None = None,
+        idp_identifier: str | None = None,
+    ) -> str:
+        """A fresh sign-in URL for paste-back: show it, then :meth:`complete_login`.
+
+        Each call starts a new attempt with its own PKCE verifier, ``state`` and
+        ``nonce``. ``identity_provider``/``idp_identifier`` send the person
+        straight to a federated provider (Cognito).
+        """
+        attempt = self._browser.new_attempt(response_type)
+        endpoints = self._session.run_sync(self._session.endpoints_flow())
+        return self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
+
+    async def aauthorization_url(
+        self,
+        *,
+        response_type: str = "code",
+        identity_provider: str | None = None,
+        idp_identifier: str | None = None,
+    ) -> str:
+        """Async :meth:`authorization_url`."""
+        attempt = self._browser.new_attempt(response_type)
+        endpoints = await self._session.run_async(self._session.endpoints_flow())
+        return self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
+
+    def complete_login(self, pasted: str) -> TokenSet:
+        """Finish a sign-in from what the person pasted back (a redirect URL).
+
+        Takes ``?code=...&state=...`` (exchanged with the PKCE verifier) or an
+        implicit ``#id_token=...&access_token=...`` fragment. The ``state`` must
+        belong to an attempt started here, and the ID token is checked
+        (signature, issuer, audience, expiry, nonce) before anything is stored.
+        """
+        return self._complete(pasted, implicit_only=None)
+
+    def _complete(self, pasted: str, *, implicit_only: str | None) -> TokenSet:
+        redirect, attempt = self._browser.take(pasted, implicit_only=implicit_only)
+        tokens = self._session.run_sync(self._browser.receive_flow(redirect, attempt))
+        self._session.check_id_token(tokens, attempt.nonce)
+        self._session.keep(tokens)
+        return tokens
+
+    async def acomplete_login(self, pasted: str) -> TokenSet:
+        """Async :meth:`complete_login`."""
+        return await self._acomplete(pasted, implicit_only=None)
+
+    async def _acomplete(self, pasted: str, *, implicit_only: str | None) -> TokenSet:
+        redirect, attempt = self._browser.take(pasted, implicit_only=implicit_only)
+        tokens = await self._session.run_async(self._browser.receive_flow(redirect, attempt))
+        await self._session.acheck_id_token(tokens, attempt.nonce)
+        await asyncio.to_thread(self._session.keep, tokens)
+        return tokens
+
+    def parse_implicit(self, redirect_url: str) -> TokenSet:
+        """Take the tokens of an implicit-grant redirect (``#id_token=...&access_token=...``).
+
+        Same checks as :meth:`complete_login`; such a session has no refresh
+        token, so it ends when the tokens expire.
+        """
+        return self._complete(redirect_url, implicit_only="complete_login")
+
+    async def aparse_implicit(self, redirect_url: str) -> TokenSet:
+        """Async :meth:`parse_implicit`."""
+        return await self._acomplete(redirect_url, implicit_only="acomplete_login")
+
+    def login_browser(
+        self,
+        *,
+        open_url: OpenUrl | None = None,
+        timeout: float = 300.0,
+        identity_provider: str | None = None,
+        idp_identifier: str | None = None,
+        paste_fallback: bool | None = None,
+    ) -> TokenSet:
+        """Sign in through the browser: authorization code + PKCE, loopback redirect.
+
+        Listens on 127.0.0.1 at the port of ``redirect_uri``, opens the sign-in
+        page with ``open_url`` (default: the system browser, and the link is
+        shown too), and waits up to ``timeout`` seconds for the redirect. If it
+        never arrives and a person is there (a terminal or a notebook), it asks
+        for the URL to be pasted instead (``paste_fallback=False`` to raise).
+        """
+        endpoints = self._session.run_sync(self._session.endpoints_flow())
+        visit = Visit(
+            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
+        )
+        return self.complete_login(self._browser.catch_redirect(visit))
+
+    async def alogin_browser(
+        self,
+        *,
+        open_url: OpenUrl | None = None,
+        timeout: float = 300.0,
+        identity_provider: str | None = None,
+        idp_identifier: str | None = None,
+        paste_fallback: bool | None = None,
+    ) -> TokenSet:
+        """Async :meth:`login_browser`; ``open_url`` may also be a coroutine function."""
+        endpoints = await self._session.run_async(self._session.endpoints_flow())
+        visit = Visit(
+            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
+        )
+        return await self.acomplete_login(await self._browser.acatch_redirect(visit))
+
+    def userinfo(self) -> dict[str, Any]:
+        """The signed-in user's claims from the provider's userinfo endpoint."""
+        tokens = self._session.tokens_for_request()
+        return self._session.run_sync(self._userinfo_flow(tokens))
+
+    async def auserinfo(self) -> dict[str, Any]:
+        """Async :meth:`userinfo`."""
+        tokens = await self._session.atokens_for_request()
+        return await self._session.run_async(self._userinfo_flow(tokens))
+
+    def _userinfo_flow(self, tokens: TokenSet) -> Flow[dict[str, Any]]:
+        endpoints = yield from self._session.endpoints_flow()
+        return (yield from oauth.userinfo(endpoints, tokens, self._config.timeout))
+
+    def logout_url(self) -> str | None:
+        """Where to send the browser to end the hosted-UI session (its cookie), if any.
+
+        Cognito: ``/logout?client_id=...&logout_uri=...``; another provider: its
+        ``end_session_endpoint``. ``None`` when no ``logout_uri`` is configured.
+        """
+        if self._config.logout_uri is None:
+            return None
+        return self._browser.logout_url(self._session.run_sync(self._session.endpoints_flow()))

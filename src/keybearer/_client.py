@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 
 from keybearer._auth import KeybearerAuth, client_options
-from keybearer._browser_signin import BrowserSignIn, OpenUrl, Visit
-from keybearer._challenges import Challenge, MfaSetup, _Answers
+from keybearer._browser_signin import BrowserFaces, BrowserSignIn
 from keybearer._config import (
     ClientConfig,
     CognitoConfig,
@@ -26,25 +25,19 @@ from keybearer._config import (
 )
 from keybearer._io.drive import Retry
 from keybearer._io.hosts import HostAllowList
-from keybearer._protocol import Flow, oauth
-from keybearer._protocol import cognito_password as password_flows
-from keybearer._protocol.cognito_password import TotpSetup
+from keybearer._password_signin import PasswordSignIn
 from keybearer._protocol.oauth import ClientAuth
 from keybearer._session import Session
 from keybearer._signout import sign_out
 from keybearer._token_cache import cache_for
 from keybearer._tokens import TokenSet
-from keybearer.errors import (
-    ChallengeAnswerError,
-    ConfigurationError,
-)
 from keybearer.stores._base import TokenStore
 from keybearer.stores.keyring import KeyringStore
 
 logger = logging.getLogger("keybearer")
 
 
-class OAuthClient:
+class OAuthClient(PasswordSignIn, BrowserFaces):
     """Signs a user in and authenticates their API calls.
 
     Build it with :meth:`cognito` (a Cognito user pool) or :meth:`oidc` (any
@@ -271,246 +264,6 @@ class OAuthClient:
         if not self._session.cache.loaded:
             await asyncio.to_thread(self._session.cache.load)
         return self._session.cache.tokens
-
-    def _cognito(self, what: str) -> CognitoConfig:
-        if not isinstance(self._config, CognitoConfig):
-            raise ConfigurationError(
-                f"{what} is a Cognito user pool API; use OAuthClient.cognito()"
-            )
-        return self._config
-
-    # -- password sign-in (cognito-idp) --
-
-    def login_password(self, username: str, password: str) -> TokenSet | Challenge:
-        """Sign in with USER_PASSWORD_AUTH.
-
-        Returns the new ``TokenSet`` (also stored), or a :class:`Challenge` that
-        :meth:`respond` must answer before there are tokens.
-        """
-        config = self._cognito("login_password")
-        self._session.cache.load()  # an unusable store fails here, before the password is sent
-        return self._sign_in(password_flows.login(config, username, password, self._session.clock))
-
-    async def alogin_password(self, username: str, password: str) -> TokenSet | Challenge:
-        """Async :meth:`login_password`."""
-        config = self._cognito("alogin_password")
-        await asyncio.to_thread(self._session.cache.load)
-        flow = password_flows.login(config, username, password, self._session.clock)
-        return await self._asign_in(flow)
-
-    def respond(
-        self,
-        challenge: Challenge | TotpSetup,
-        *,
-        code: str | None = None,
-        new_password: str | None = None,
-        attributes: dict[str, str] | None = None,
-        mfa: str | None = None,
-        answer: str | None = None,
-        responses: dict[str, str] | None = None,
-    ) -> TokenSet | Challenge:
-        """Answer a challenge; returns tokens or the next challenge.
-
-        Which keyword a challenge needs is in its class's docs: ``code=`` for
-        MFA and one-time codes, ``new_password=`` (and ``attributes=``) for
-        NEW_PASSWORD_REQUIRED, ``mfa=`` for SELECT_MFA_TYPE, ``answer=`` for a
-        custom challenge, ``responses=`` for raw ChallengeResponses keys.
-        """
-        answers = _Answers(code, new_password, attributes, mfa, answer, responses)
-        return self._sign_in(self._respond_flow(challenge, answers))
-
-    async def arespond(
-        self,
-        challenge: Challenge | TotpSetup,
-        *,
-        code: str | None = None,
-        new_password: str | None = None,
-        attributes: dict[str, str] | None = None,
-        mfa: str | None = None,
-        answer: str | None = None,
-        responses: dict[str, str] | None = None,
-    ) -> TokenSet | Challenge:
-        """Async :meth:`respond`."""
-        answers = _Answers(code, new_password, attributes, mfa, answer, responses)
-        return await self._asign_in(self._respond_flow(challenge, answers))
-
-    def begin_totp_setup(self, challenge: MfaSetup) -> TotpSetup:
-        """Start setting up an authenticator app to answer MFA_SETUP."""
-        config = self._cognito("begin_totp_setup")
-        return self._session.run_sync(password_flows.begin_totp_setup(config, challenge))
-
-    async def abegin_totp_setup(self, challenge: MfaSetup) -> TotpSetup:
-        """Async :meth:`begin_totp_setup`."""
-        config = self._cognito("abegin_totp_setup")
-        return await self._session.run_async(password_flows.begin_totp_setup(config, challenge))
-
-    def _respond_flow(
-        self, challenge: Challenge | TotpSetup, answers: _Answers
-    ) -> Flow[TokenSet | Challenge]:
-        config = self._cognito("respond")
-        clock = self._session.clock
-        if isinstance(challenge, TotpSetup):
-            if not answers.code:
-                raise ChallengeAnswerError("finish the TOTP setup with respond(setup, code=...)")
-            return password_flows.finish_totp_setup(config, challenge, answers.code, clock)
-        if not isinstance(challenge, Challenge):
-            raise TypeError("respond() takes the Challenge that login_password() returned")
-        return password_flows.respond(config, challenge, answers, clock)
-
-    def _sign_in(self, flow: Flow[TokenSet | Challenge]) -> TokenSet | Challenge:
-        """Run a sign-in flow; store the tokens it ends with, or pass its challenge on.
-
-        Every sign-in method is a flow plus this (and :meth:`_asign_in`).
-        """
-        return self._signed_in(self._session.run_sync(flow))
-
-    async def _asign_in(self, flow: Flow[TokenSet | Challenge]) -> TokenSet | Challenge:
-        result = await self._session.run_async(flow)
-        if isinstance(result, TokenSet):
-            await asyncio.to_thread(self._session.keep, result)
-            return result
-        return self._signed_in(result)
-
-    def _signed_in(self, result: TokenSet | Challenge) -> TokenSet | Challenge:
-        if isinstance(result, TokenSet):
-            self._session.keep(result)
-        else:
-            logger.info("the provider asks for the %s challenge", result.name)
-        return result
-
-    # -- browser sign-in (hosted UI / any OIDC provider) --
-
-    def authorization_url(
-        self,
-        *,
-        response_type: str = "code",
-        identity_provider: str | None = None,
-        idp_identifier: str | None = None,
-    ) -> str:
-        """A fresh sign-in URL for paste-back: show it, then :meth:`complete_login`.
-
-        Each call starts a new attempt with its own PKCE verifier, ``state`` and
-        ``nonce``. ``identity_provider``/``idp_identifier`` send the person
-        straight to a federated provider (Cognito).
-        """
-        attempt = self._browser.new_attempt(response_type)
-        endpoints = self._session.run_sync(self._session.endpoints_flow())
-        return self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
-
-    async def aauthorization_url(
-        self,
-        *,
-        response_type: str = "code",
-        identity_provider: str | None = None,
-        idp_identifier: str | None = None,
-    ) -> str:
-        """Async :meth:`authorization_url`."""
-        attempt = self._browser.new_attempt(response_type)
-        endpoints = await self._session.run_async(self._session.endpoints_flow())
-        return self._browser.url(endpoints, attempt, identity_provider, idp_identifier)
-
-    def complete_login(self, pasted: str) -> TokenSet:
-        """Finish a sign-in from what the person pasted back (a redirect URL).
-
-        Takes ``?code=...&state=...`` (exchanged with the PKCE verifier) or an
-        implicit ``#id_token=...&access_token=...`` fragment. The ``state`` must
-        belong to an attempt started here, and the ID token is checked
-        (signature, issuer, audience, expiry, nonce) before anything is stored.
-        """
-        return self._complete(pasted, implicit_only=None)
-
-    def _complete(self, pasted: str, *, implicit_only: str | None) -> TokenSet:
-        redirect, attempt = self._browser.take(pasted, implicit_only=implicit_only)
-        tokens = self._session.run_sync(self._browser.receive_flow(redirect, attempt))
-        self._session.check_id_token(tokens, attempt.nonce)
-        self._session.keep(tokens)
-        return tokens
-
-    async def acomplete_login(self, pasted: str) -> TokenSet:
-        """Async :meth:`complete_login`."""
-        return await self._acomplete(pasted, implicit_only=None)
-
-    async def _acomplete(self, pasted: str, *, implicit_only: str | None) -> TokenSet:
-        redirect, attempt = self._browser.take(pasted, implicit_only=implicit_only)
-        tokens = await self._session.run_async(self._browser.receive_flow(redirect, attempt))
-        await self._session.acheck_id_token(tokens, attempt.nonce)
-        await asyncio.to_thread(self._session.keep, tokens)
-        return tokens
-
-    def parse_implicit(self, redirect_url: str) -> TokenSet:
-        """Take the tokens of an implicit-grant redirect (``#id_token=...&access_token=...``).
-
-        Same checks as :meth:`complete_login`; such a session has no refresh
-        token, so it ends when the tokens expire.
-        """
-        return self._complete(redirect_url, implicit_only="complete_login")
-
-    async def aparse_implicit(self, redirect_url: str) -> TokenSet:
-        """Async :meth:`parse_implicit`."""
-        return await self._acomplete(redirect_url, implicit_only="acomplete_login")
-
-    def login_browser(
-        self,
-        *,
-        open_url: OpenUrl | None = None,
-        timeout: float = 300.0,
-        identity_provider: str | None = None,
-        idp_identifier: str | None = None,
-        paste_fallback: bool | None = None,
-    ) -> TokenSet:
-        """Sign in through the browser: authorization code + PKCE, loopback redirect.
-
-        Listens on 127.0.0.1 at the port of ``redirect_uri``, opens the sign-in
-        page with ``open_url`` (default: the system browser, and the link is
-        shown too), and waits up to ``timeout`` seconds for the redirect. If it
-        never arrives and a person is there (a terminal or a notebook), it asks
-        for the URL to be pasted instead (``paste_fallback=False`` to raise).
-        """
-        endpoints = self._session.run_sync(self._session.endpoints_flow())
-        visit = Visit(
-            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
-        )
-        return self.complete_login(self._browser.catch_redirect(visit))
-
-    async def alogin_browser(
-        self,
-        *,
-        open_url: OpenUrl | None = None,
-        timeout: float = 300.0,
-        identity_provider: str | None = None,
-        idp_identifier: str | None = None,
-        paste_fallback: bool | None = None,
-    ) -> TokenSet:
-        """Async :meth:`login_browser`; ``open_url`` may also be a coroutine function."""
-        endpoints = await self._session.run_async(self._session.endpoints_flow())
-        visit = Visit(
-            endpoints, open_url, timeout, identity_provider, idp_identifier, paste_fallback
-        )
-        return await self.acomplete_login(await self._browser.acatch_redirect(visit))
-
-    def userinfo(self) -> dict[str, Any]:
-        """The signed-in user's claims from the provider's userinfo endpoint."""
-        tokens = self._session.tokens_for_request()
-        return self._session.run_sync(self._userinfo_flow(tokens))
-
-    async def auserinfo(self) -> dict[str, Any]:
-        """Async :meth:`userinfo`."""
-        tokens = await self._session.atokens_for_request()
-        return await self._session.run_async(self._userinfo_flow(tokens))
-
-    def _userinfo_flow(self, tokens: TokenSet) -> Flow[dict[str, Any]]:
-        endpoints = yield from self._session.endpoints_flow()
-        return (yield from oauth.userinfo(endpoints, tokens, self._config.timeout))
-
-    def logout_url(self) -> str | None:
-        """Where to send the browser to end the hosted-UI session (its cookie), if any.
-
-        Cognito: ``/logout?client_id=...&logout_uri=...``; another provider: its
-        ``end_session_endpoint``. ``None`` when no ``logout_uri`` is configured.
-        """
-        if self._config.logout_uri is None:
-            return None
-        return self._browser.logout_url(self._session.run_sync(self._session.endpoints_flow()))
 
     # -- session upkeep --
 
