@@ -189,7 +189,8 @@ class KeyringStore:
 
         Keyrings have no locks of their own; a file stands in for one, in a
         folder only this user can enter (``$XDG_RUNTIME_DIR/keybearer``, else
-        the user state directory), checked before every use.
+        the user state directory), created 0700 and checked (owner, mode, not
+        a symlink) each time a lock path is asked for.
 
         Raises:
             StoreError: that folder is a symlink, another user's, or open to others.
