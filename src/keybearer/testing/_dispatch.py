@@ -114,6 +114,8 @@ class Call:
     method: str
     headers: dict[str, str]
     body: bytes
+    #: Whether the answer was one planned with ``fail_next`` rather than worked out.
+    planned: bool = False
     _parsed: Any = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
@@ -128,6 +130,13 @@ class Call:
             self._parsed = value
         document: dict[str, Any] = self._parsed
         return document
+
+    def json_or_none(self) -> dict[str, Any] | None:
+        """The body as a JSON object, or ``None`` if it is not one."""
+        try:
+            return self.json()
+        except CognitoError:
+            return None
 
     def replace_json(self, document: dict[str, Any]) -> None:
         """Change the body moto will get when the handler calls ``moto()``."""
@@ -223,6 +232,7 @@ class Dispatcher:
         self._counts._add(keys)
         planned = self._failures.take(keys) if keys else None
         if planned is not None:
+            call.planned = True
             reply = Reply(planned.status, planned.body, error_type=planned.error_type)
         else:
             reply = self._dispatch(call, environ)
