@@ -35,10 +35,8 @@ Importing this package is cheap: moto, boto3 and werkzeug load when a
 
 from __future__ import annotations
 
-from keybearer.testing._api import ApiRequest, ProtectedApi
-from keybearer.testing._calls import CallCounts
-from keybearer.testing._clock import FrozenClock
-from keybearer.testing._cognito import AppClient, LocalCognito, Pool, User
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ApiRequest",
@@ -50,3 +48,35 @@ __all__ = [
     "ProtectedApi",
     "User",
 ]
+
+# Loaded on first use: the pytest plugin imports this package at start-up, and
+# collecting an app's tests must not pay for httpx, cryptography or moto.
+_LAZY = {
+    "ApiRequest": "._api",
+    "ProtectedApi": "._api",
+    "CallCounts": "._calls",
+    "FrozenClock": "._clock",
+    "AppClient": "._cognito",
+    "LocalCognito": "._cognito",
+    "Pool": "._cognito",
+    "User": "._cognito",
+}
+
+if TYPE_CHECKING:
+    from keybearer.testing._api import ApiRequest, ProtectedApi
+    from keybearer.testing._calls import CallCounts
+    from keybearer.testing._clock import FrozenClock
+    from keybearer.testing._cognito import AppClient, LocalCognito, Pool, User
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keybearer.testing' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
