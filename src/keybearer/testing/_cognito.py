@@ -25,10 +25,11 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from keybearer.testing._calls import CallCounts, Failure, Failures
-from keybearer.testing._dispatch import Dispatcher, Handler, Observer, WSGIApp
+from keybearer.testing._dispatch import Dispatcher, Handler, Observer
 from keybearer.testing._idp import operations
+from keybearer.testing._moto import make_admin_client, make_moto_server
 from keybearer.testing._oauth2 import token_endpoint
-from keybearer.testing._serving import LOOPBACK, serve_in_thread, stop_server
+from keybearer.testing._serving import serve_in_thread, stop_server
 from keybearer.testing._state import IdpState
 
 if TYPE_CHECKING:
@@ -139,7 +140,7 @@ class LocalCognito:
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("LocalCognito is already running")
-            server = _make_moto_server(self._port, self._dispatcher)
+            server = make_moto_server(self._port, self._dispatcher)
             self._thread = serve_in_thread(server, "LocalCognito")
             self._server = server
             host, port = cast("tuple[str, int]", server.server_address)[:2]
@@ -300,7 +301,7 @@ class LocalCognito:
         """
         with self._lock:
             if self._admin is None:
-                self._admin = _make_admin_client(self.url, self.region)
+                self._admin = make_admin_client(self.url, self.region)
             return self._admin
 
     def create_pool(self, name: str | None = None) -> Pool:
@@ -464,48 +465,3 @@ class LocalCognito:
             )
         else:
             raise ValueError(f"mfa must be 'SMS_MFA' or 'SOFTWARE_TOKEN_MFA', not {mfa!r}")
-
-
-class _QuietRequestHandlerMixin:
-    """Drops werkzeug's one-line log of every request; errors are still logged."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-def _make_moto_server(port: int, dispatcher: Dispatcher) -> socketserver.BaseServer:
-    # Imported here: moto pulls in flask, boto and hundreds of modules.
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import ThreadedWSGIServer
-
-    from keybearer.testing._serving import ConnectionTracking
-
-    class _Handler(_QuietRequestHandlerMixin, MotoRequestHandler):
-        pass
-
-    class _Server(ConnectionTracking, ThreadedWSGIServer):
-        thread_name = "LocalCognito"
-
-    moto_app: WSGIApp = DomainDispatcherApplication(create_backend_app)
-    dispatcher.moto_app = moto_app
-    return _Server(LOOPBACK, port, dispatcher, handler=_Handler)
-
-
-def _make_admin_client(endpoint_url: str, region: str) -> Any:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
-
-    session = boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name=region,
-    )
-    return session.client(
-        "cognito-idp",
-        endpoint_url=endpoint_url,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
