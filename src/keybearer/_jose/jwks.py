@@ -120,8 +120,8 @@ def keyset_from_response(
     response: httpx.Response, url: str, algorithms: Iterable[str] = DEFAULT_ALGORITHMS
 ) -> KeySet:
     """Parse the JWKS endpoint's answer, or raise the keybearer error that fits it."""
-    # The driver's one Retry-After reader; httpx is loaded already when a response exists.
-    from keybearer._io.drive import retry_after
+    # The package's one Retry-After reader; httpx is loaded already when a response exists.
+    from keybearer._protocol.responses import retry_after
 
     status = response.status_code
     if status == 429:

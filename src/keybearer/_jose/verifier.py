@@ -10,7 +10,7 @@ rules on top.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from keybearer._jose.accepted import Accepted, AcceptedTokens
@@ -34,6 +34,9 @@ from keybearer.errors import (
     BadSignatureError,
     ConfigurationError,
     MalformedTokenError,
+    TokenExpiredError,
+    TokenInvalidError,
+    TokenNotYetValidError,
     UnsupportedAlgorithmError,
     WrongAudienceError,
     WrongTokenUseError,
@@ -268,24 +271,52 @@ class JwtVerifier:
             claims = self._accept(token, header, payload, kid, alg, keys, now)
         return self._finish(claims, token_use, required_scopes, nonce)
 
-    def signed_claims(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The header and claims of ``token`` once its signature, issuer and times check out.
+    def signed_claims(
+        self, token: str, clocks: Sequence[Callable[[], float]] = ()
+    ) -> tuple[dict[str, Any], dict[str, Any], float]:
+        """The header, claims and "now" of ``token`` once its signature, issuer and times pass.
 
         For the ID-token rules in ``keybearer._jose.id_token``, which need the
-        header's ``alg`` (for ``at_hash``). Never uses or fills the cache of
+        header's ``alg`` (for ``at_hash``). ``clocks``: the times are judged by
+        the first of these by which they pass (default: this verifier's clock);
+        the error is the first clock's. Never uses or fills the cache of
         accepted tokens; may download the JWKS (sync).
         """
         header, payload, kid, alg = self._split(token)
-        now = self._clock()
-        keys = self._jwks.cached(kid, now) or self._jwks.key(kid, alg)
-        return {"alg": alg, "kid": kid}, self._checked(token, header, payload, kid, alg, keys, now)
+        nows = [clock() for clock in clocks] or [self._clock()]
+        keys = self._jwks.cached(kid, nows[0]) or self._jwks.key(kid, alg)
+        return self._signed(token, header, payload, kid, alg, keys, nows)
 
-    async def asigned_claims(self, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    async def asigned_claims(
+        self, token: str, clocks: Sequence[Callable[[], float]] = ()
+    ) -> tuple[dict[str, Any], dict[str, Any], float]:
         """:meth:`signed_claims` for asyncio."""
         header, payload, kid, alg = self._split(token)
-        now = self._clock()
-        keys = self._jwks.cached(kid, now) or await self._jwks.akey(kid, alg)
-        return {"alg": alg, "kid": kid}, self._checked(token, header, payload, kid, alg, keys, now)
+        nows = [clock() for clock in clocks] or [self._clock()]
+        keys = self._jwks.cached(kid, nows[0]) or await self._jwks.akey(kid, alg)
+        return self._signed(token, header, payload, kid, alg, keys, nows)
+
+    def _signed(
+        self,
+        token: str,
+        header: str,
+        payload: str,
+        kid: str,
+        alg: str,
+        keys: KeySet,
+        nows: list[float],
+    ) -> tuple[dict[str, Any], dict[str, Any], float]:
+        claims = self._payload(token, header, payload, kid, alg, keys)
+        first: TokenInvalidError | None = None
+        for now in nows:
+            try:
+                check_issuer_and_times(claims, self.issuer, now, self.leeway)
+            except (TokenExpiredError, TokenNotYetValidError) as exc:
+                first = first or exc
+                continue
+            return {"alg": alg, "kid": kid}, claims, now
+        assert first is not None  # the loop ran at least once and never returned
+        raise first
 
     # -- the steps -------------------------------------------------------------------
 
@@ -349,6 +380,14 @@ class JwtVerifier:
         now: float,
     ) -> dict[str, Any]:
         """Signature (joserfc), then payload, issuer and times; the claims."""
+        claims = self._payload(token, header, payload, kid, alg, keys)
+        check_issuer_and_times(claims, self.issuer, now, self.leeway)
+        return claims
+
+    def _payload(
+        self, token: str, header: str, payload: str, kid: str, alg: str, keys: KeySet
+    ) -> dict[str, Any]:
+        """The claims once the signature (joserfc) checks out."""
         if alg not in keys.algorithms[kid]:
             raise UnsupportedAlgorithmError(
                 f"unsupported alg: the token's alg {show(alg)} does not fit the JWKS key "
@@ -380,7 +419,6 @@ class JwtVerifier:
             if type(decoded) is dict
             else decode_json_object(payload, "payload")  # raises the error that says why
         )
-        check_issuer_and_times(claims, self.issuer, now, self.leeway)
         return claims
 
     def _accept(
