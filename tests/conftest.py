@@ -23,8 +23,9 @@ from keyrings.alt.file import PlaintextKeyring
 
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi, User
 
-# The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py.
-pytest_plugins = ["support", "oidc_fixtures"]
+# The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py;
+# the API Gateway stand-in built on CognitoVerifier in authorizer_fixtures.py.
+pytest_plugins = ["support", "oidc_fixtures", "authorizer_fixtures"]
 
 #: The scope a route may require in tests; no token from InitiateAuth has it.
 ADMIN_SCOPE = "https://api.example.test/admin"
