@@ -36,6 +36,12 @@ _COMMON_ERRORS = frozenset(
 _LENGTH_QUIRKS = frozenset({"CustomAttributeNameType"})
 
 
+#: Enum values Cognito uses that the model's enum lacks: GetClientToken's own
+#: documentation requires ALLOW_CLIENT_TOKEN_AUTH in ExplicitAuthFlows, which
+#: ExplicitAuthFlowsType does not list (botocore 1.44).
+_ENUM_QUIRKS = {"ExplicitAuthFlowsType": frozenset({"ALLOW_CLIENT_TOKEN_AUTH"})}
+
+
 def _placeholders(value: Any) -> Any:
     """The same structure with every string replaced by one of the same length."""
     if isinstance(value, str):
@@ -179,7 +185,7 @@ class ShapeChecker:
                 return [f"{path}: expected a string ({shape.name})"]
             found = []
             enum = shape.enum
-            if enum and value not in enum:
+            if enum and value not in enum and value not in _ENUM_QUIRKS.get(shape.name, ()):
                 found.append(f"{path}: {value!r} is not one of {shape.name}'s values")
             pattern = _pattern(shape.metadata.get("pattern"))
             if pattern is not None and not pattern.search(value):
