@@ -44,6 +44,7 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/mypy --strict benchmarks
 	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks.testing_startup --rounds 1 --users 5
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks tools
