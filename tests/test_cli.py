@@ -26,8 +26,9 @@ from pydantic import SecretStr
 
 from keybearer import cli
 from keybearer._challenges import MfaSetup, NewPasswordRequired, SelectMfaType, SmsMfa
+from keybearer._profiles import read_config
 from keybearer._protocol.cognito_password import TotpSetup
-from keybearer.cli import main
+from keybearer.cli import challenges, main, terminal
 from keybearer.errors import (
     ConfigurationError,
     InvalidCredentialsError,
@@ -209,9 +210,9 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPa
             return True
 
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli._colour(Tty())  # type: ignore[arg-type]
+    assert terminal.colour(Tty())  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli._colour(Tty())  # type: ignore[arg-type]
+    assert not terminal.colour(Tty())  # type: ignore[arg-type]
 
 
 def test_output_to_a_pipe_has_no_colour(kb: Kb) -> None:
@@ -241,8 +242,6 @@ def test_configure_writes_the_profile_non_interactively(
     assert result.exit_code == 0, result.output
     assert "Saved profile 'dev'" in result.stdout
 
-    from keybearer._profiles import read_config
-
     profile = read_config(kb.config).profiles["dev"]
     assert profile == {
         "user_pool_id": pool.id,
@@ -259,8 +258,6 @@ def test_configure_updates_only_what_is_given_and_removes_empty(
     configured: Kb, api: ProtectedApi
 ) -> None:
     assert configured("configure", "--send", "access", "--api-url", "").exit_code == 0
-    from keybearer._profiles import read_config
-
     profile = read_config(configured.config).profiles["default"]
     assert profile["send"] == "access"
     assert "api_url" not in profile
@@ -296,6 +293,21 @@ def test_configure_keeps_the_client_secret_out_of_the_file(
     assert refused.exit_code == 1
     assert "HTTP 401" in refused.stderr
     assert cognito.calls["InitiateAuth:REFRESH_TOKEN_AUTH"] == 1
+
+
+def test_configure_keeps_the_comments_of_the_profiles_file(configured: Kb) -> None:
+    text = configured.config.read_text()
+    text = text.replace("[profiles.default]", "# the shared team pool\n[profiles.default]")
+    text = text.replace("api_url =", "# where the API lives\napi_url =")
+    configured.config.write_text(text + "\n# a profile for later\n")
+    assert configured("configure", "--send", "access", "--scopes", "openid email").exit_code == 0
+    after = configured.config.read_text()
+    assert "# the shared team pool\n[profiles.default]" in after
+    assert "# where the API lives\napi_url =" in after
+    assert after.rstrip().endswith("# a profile for later")
+    profile = read_config(configured.config).profiles["default"]
+    assert profile["send"] == "access"
+    assert profile["scopes"] == ["openid", "email"]
 
 
 def test_configure_without_the_required_settings_exits_2(kb: Kb) -> None:
@@ -343,7 +355,7 @@ def test_configure_asks_in_a_terminal(
     public_client: AppClient,
     api: ProtectedApi,
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
     answers = [
         pool.id,  # user pool id
         public_client.id,  # client id
@@ -355,8 +367,6 @@ def test_configure_asks_in_a_terminal(
     ]
     result = kb("configure", "--profile", "asked", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
-    from keybearer._profiles import read_config
-
     profile = read_config(kb.config).profiles["asked"]
     assert profile["user_pool_id"] == pool.id
     assert profile["api_url"] == api.url
@@ -449,7 +459,7 @@ def test_a_temporary_password_is_replaced_from_stdin(configured: Kb, new_person:
 def test_a_temporary_password_is_replaced_at_the_terminal_without_echo(
     configured: Kb, new_person: Person, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
     new_password = "Typed-New-Pass-7!"
     result = configured(
         "login",
@@ -918,7 +928,7 @@ def test_paste_login_with_a_cognito_domain_profile(
     )
     assert configured.exit_code == 0, configured.output
     shown: list[str] = []
-    real_say = cli.say
+    real_say = terminal.say
 
     def say(text: str = "", **kwargs: Any) -> None:
         shown.append(text)
@@ -928,8 +938,8 @@ def test_paste_login_with_a_cognito_domain_profile(
         (url,) = [line.strip() for line in shown if "/oauth2/authorize?" in line]
         return sign_in(url, oidc.user.username, oidc.user.password)  # the address bar
 
-    monkeypatch.setattr(cli, "say", say)
-    monkeypatch.setattr(cli, "_ask", paste)
+    monkeypatch.setattr(terminal, "say", say)
+    monkeypatch.setattr(terminal, "ask", paste)
 
     result = kb("login", "--paste")
 
@@ -942,7 +952,7 @@ def test_browser_login_counts_down_and_times_out(
     hosted: Kb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosted("configure", "--redirect-uri", LOOPBACK)
-    monkeypatch.setattr(cli, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stderr_is_tty", lambda: True)
 
     result = hosted("login", "--browser", "--no-browser", "--timeout", "1")
 
@@ -972,12 +982,12 @@ class FakeClient:
 def answer(
     challenge: Any, typed: str, monkeypatch: pytest.MonkeyPatch, tty: bool = True
 ) -> tuple[FakeClient, str]:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: tty)
-    monkeypatch.setattr(cli, "_stderr_is_tty", lambda: tty)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: tty)
+    monkeypatch.setattr(terminal, "stderr_is_tty", lambda: tty)
     client = FakeClient()
     runner = CliRunner()
     with runner.isolation(input=typed) as (_, err, _both):
-        cli._answer(client, challenge)  # type: ignore[arg-type]
+        challenges.answer(client, challenge)  # type: ignore[arg-type]
         shown = err.getvalue().decode()
     return client, shown
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from keybearer import cli
+from keybearer.cli import terminal
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
 from peers.oidc_peer import OidcPeer
 from support import Person
@@ -206,7 +206,7 @@ def test_without_an_api_the_api_check_is_skipped(
 
 
 def test_colour_only_where_cli_allows_it(signed_in: Kb, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_colour", lambda stream: True)
+    monkeypatch.setattr(terminal, "colour", lambda stream: True)
     coloured = signed_in("doctor")
     assert "\x1b[32m" in coloured.stdout  # green "ok"
     assert "\x1b[" not in signed_in("doctor", "--json").stdout

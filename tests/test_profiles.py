@@ -243,6 +243,16 @@ def test_writing_a_profile_keeps_comments_and_other_profiles(config: Path) -> No
     assert data["dev"]["send"] == "access"
 
 
+def test_a_new_setting_goes_into_its_table_not_under_the_next_tables_comment(
+    config: Path,
+) -> None:
+    values = {"user_pool_id": POOL, "client_id": CLIENT, "send": "access"}
+    write_profile(config, "default", values)
+    text = config.read_text()
+    assert 'send = "access"\n\n# the dev pool\n[profiles.dev]' in text
+    assert read_config(config).profiles["default"] == values
+
+
 def test_writing_round_trips_awkward_strings(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     values = {

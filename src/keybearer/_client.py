@@ -182,6 +182,8 @@ class OAuthClient:
         ``default``; settings from the config file and ``KEYBEARER_*``
         variables (see docs/cli.md).
         """
+        # Lazy on purpose: _profiles builds clients (it imports this module), and
+        # `import keybearer` must not pay for pydantic settings and the TOML reader.
         from keybearer._profiles import client_from_profile
 
         return client_from_profile(name, config_path=config_path, store=store, environ=environ)

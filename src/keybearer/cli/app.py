@@ -1,0 +1,202 @@
+"""The ``keybearer`` group: its global options, the profile options, and errors to exit codes.
+
+Why click rather than typer: click is mature and small, has no dependencies of
+its own, brings shell completion (bash, zsh, fish) and a test runner; typer
+is a layer over click that adds typing-extensions, optionally rich and shell
+detection, and its type-hint declarations buy little for a handful of
+commands whose options are plain strings. Everything here is click's public
+API, so moving to typer later would not change the command line.
+
+A command module adds commands with ``@click.command()`` plus
+:func:`profile_options`, takes the :class:`State` with ``@click.pass_obj``, and
+is registered in :mod:`keybearer.cli` (``main.add_command``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+from click.shell_completion import get_completion_class
+
+from keybearer import __version__
+from keybearer._profiles import default_config_path, read_config, resolve_profile
+from keybearer.cli import terminal
+from keybearer.cli.exits import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CliError,
+    exit_code_for,
+)
+from keybearer.errors import KeybearerError, LoginRequiredError, StoreError
+
+if TYPE_CHECKING:
+    from keybearer._client import OAuthClient
+    from keybearer._profiles import ResolvedProfile
+
+__all__ = ["State", "login_hint", "main", "profile_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class State:
+    """What the options before and after the command name chose."""
+
+    profile: str | None = None
+    config: Path | None = None
+    store: str | None = None
+    resolved_name: str | None = None
+
+    def resolve(self, *, require_client: bool = True) -> ResolvedProfile:
+        overrides = {"store": self.store} if self.store else None
+        profile = resolve_profile(
+            self.profile,
+            config_path=self.config,
+            overrides=overrides,
+            require_client=require_client,
+        )
+        self.resolved_name = profile.name
+        return profile
+
+    def client(self, profile: ResolvedProfile | None = None) -> OAuthClient:
+        """The profile's client, closed when the command ends."""
+        profile = profile or self.resolve()
+        client = profile.client()
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.call_on_close(client.close)
+        return client
+
+    def config_path(self) -> Path:
+        return self.config.expanduser() if self.config else default_config_path()
+
+
+def login_hint(name: str | None) -> str:
+    """The command that signs this profile in."""
+    flag = f" --profile {name}" if name and name != "default" else ""
+    return f"keybearer login{flag}"
+
+
+def _remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None:
+            setattr(ctx.ensure_object(State), attribute, value)
+        return value
+
+    return callback
+
+
+def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    """Profile names for shell completion: quiet, whatever the file holds."""
+    try:
+        state = ctx.find_object(State)
+        path = state.config_path() if state is not None else default_config_path()
+        profiles = read_config(path).profiles
+        return sorted(str(name) for name in profiles if str(name).startswith(incomplete))
+    except Exception:
+        return []
+
+
+def profile_options(f: F) -> F:
+    """``--profile``, ``--config`` and ``--store``, accepted before or after the command."""
+    f = click.option(
+        "--store",
+        metavar="SPEC",
+        expose_value=False,
+        callback=_remember("store"),
+        help="Where tokens live for this run: keyring, keyring:SERVICE, file:PATH or "
+        "memory [env: KEYBEARER_STORE].",
+    )(f)
+    f = click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        expose_value=False,
+        callback=_remember("config"),
+        help="The profiles file [env: KEYBEARER_CONFIG].",
+    )(f)
+    f = click.option(
+        "-p",
+        "--profile",
+        metavar="NAME",
+        expose_value=False,
+        callback=_remember("profile"),
+        shell_complete=_complete_profiles,
+        help="The profile to use [env: KEYBEARER_PROFILE; default: default].",
+    )(f)
+    return f
+
+
+class _Group(click.Group):
+    """Every error of every command becomes one ``keybearer:`` line and an exit code here."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (KeybearerError, CliError) as exc:
+            terminal.error(str(exc))
+            if isinstance(exc, LoginRequiredError):
+                state = ctx.find_object(State)
+                name = state.resolved_name if state else None
+                terminal.say(f"To sign in: {login_hint(name)}", dim=True)
+            elif isinstance(exc, StoreError) and "keyring" in str(exc).lower():
+                terminal.say(
+                    "Or choose the token store explicitly: KEYBEARER_STORE=file:PATH "
+                    "(a 0600 plain-text file) or KEYBEARER_STORE=memory (this process only).",
+                    dim=True,
+                )
+            ctx.exit(exit_code_for(exc))
+        except click.Abort as exc:
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                terminal.say("")
+                terminal.error("interrupted")
+                ctx.exit(EXIT_INTERRUPTED)
+            terminal.error("no answer: standard input ended")
+            ctx.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            terminal.say("")
+            terminal.error("interrupted")
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog="Exit codes: 0 ok, 1 API/HTTP error, 2 usage or configuration error, "
+    "3 login required. Shell completion: see `keybearer completion --help`.",
+)
+@profile_options
+@click.option("-v", "--verbose", count=True, help="Log what keybearer does (-vv: more).")
+@click.version_option(__version__, "-V", "--version", prog_name="keybearer")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """Sign in to an Amazon Cognito user pool once, then call its API from the terminal.
+
+    Settings come from named profiles (keybearer configure); tokens stay in the OS
+    keyring, one session per profile.
+    """
+    ctx.ensure_object(State)
+    terminal.setup_logging(verbose)
+
+
+@main.command()
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion(shell: str) -> None:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  eval "$(_KEYBEARER_COMPLETE=bash_source keybearer)"   (in ~/.bashrc)
+    zsh:   eval "$(_KEYBEARER_COMPLETE=zsh_source keybearer)"    (in ~/.zshrc)
+    fish:  _KEYBEARER_COMPLETE=fish_source keybearer | source    (in config.fish)
+
+    `keybearer completion bash` prints the same script as the bash line does.
+    """
+    cls = get_completion_class(shell)
+    if cls is None:  # pragma: no cover - click ships all three
+        raise CliError(f"no completion for {shell}")
+    root = click.get_current_context().find_root()
+    completer = cls(root.command, {}, root.info_name or "keybearer", "_KEYBEARER_COMPLETE")
+    click.echo(completer.source())
