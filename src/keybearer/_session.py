@@ -159,7 +159,7 @@ class Session:
 
     def _check_alive(self, current: TokenSet) -> None:
         """After the re-read: refuse a session whose refresh token was refused."""
-        if current is self.cache.dead:
+        if current is self.cache.dead or current.ended:
             raise LoginRequiredError(
                 f"the session has ended ({self.config.describe}): the provider refused its "
                 "refresh token earlier; sign in again"
@@ -217,7 +217,7 @@ class Session:
                     raise
                 except LoginRequiredError:
                     if current.refresh_token is not None:  # refused by the provider
-                        self.cache.dead = current
+                        self.cache.end(current)
                     raise
                 self.cache.put(tokens)
             logger.info("refreshed the tokens for %s", self.cache.key)
@@ -257,7 +257,7 @@ class Session:
                         raise
                     except LoginRequiredError:
                         if current.refresh_token is not None:  # refused by the provider
-                            self.cache.dead = current
+                            self.cache.end(current)
                         raise
                 finally:
                     if file_lock is not None:

@@ -96,6 +96,22 @@ class TokenCache:
             return False
         return True
 
+    def end(self, tokens: TokenSet) -> TokenSet:
+        """Mark ``tokens`` as a session the provider ended (its refresh token was refused).
+
+        The marked copy replaces them in memory and, if the store takes it, in
+        the store, so that other processes see the end without asking the
+        provider again. The tokens themselves are kept, never wiped.
+        """
+        ended = tokens.model_copy(update={"ended": True})
+        self.tokens = ended
+        self.dead = ended
+        try:
+            self.store.save(self.key, ended.to_json())
+        except StoreError as exc:
+            logger.warning("could not record in the store that %s has ended: %s", self.key, exc)
+        return ended
+
     def peek_store(self) -> TokenSet | None:
         """What the store holds now, without making it current (None if unreadable)."""
         try:

@@ -99,6 +99,11 @@ class TokenSet(BaseModel):
     username: str | None = None
     """The provider's own username (for Cognito the ``cognito:username`` claim),
     which Cognito's ``SECRET_HASH`` on refresh must be computed from."""
+    ended: bool = False
+    """The provider refused the refresh token: the session is over until a new sign-in.
+
+    Kept with the tokens (not deleted: a refused refresh never wipes them), so
+    that every process, and ``keybearer whoami``, sees the end too."""
 
     @cached_property
     def id_claims(self) -> dict[str, Any]:
@@ -200,6 +205,7 @@ class TokenSet(BaseModel):
             "token_type": self.token_type,
             "origin": self.origin,
             "username": self.username,
+            "ended": self.ended,
         }
         return json.dumps(data, separators=(",", ":"))
 

@@ -31,13 +31,19 @@ from keybearer.cli.exits import (
     CliError,
     exit_code_for,
 )
-from keybearer.errors import KeybearerError, LoginRequiredError, StoreError
+from keybearer.cli.wording import cli_words
+from keybearer.errors import (
+    KeybearerError,
+    KeyringUnavailableError,
+    LoginRequiredError,
+    StoreError,
+)
 
 if TYPE_CHECKING:
     from keybearer._client import OAuthClient
     from keybearer._profiles import ResolvedProfile
 
-__all__ = ["State", "login_hint", "main", "profile_options"]
+__all__ = ["State", "login_hint", "main", "profile_options", "selection_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +56,8 @@ class State:
     config: Path | None = None
     store: str | None = None
     resolved_name: str | None = None
+    verbose: int = 0
+    debug: bool = False
 
     def resolve(self, *, require_client: bool = True) -> ResolvedProfile:
         overrides = {"store": self.store} if self.store else None
@@ -101,33 +109,96 @@ def _complete_profiles(ctx: click.Context, param: click.Parameter, incomplete: s
         return []
 
 
-def profile_options(f: F) -> F:
-    """``--profile``, ``--config`` and ``--store``, accepted before or after the command."""
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """-v and --debug, wherever they are given: the log level follows each one at once."""
+    state = ctx.ensure_object(State)
+    if param.name == "verbose":
+        state.verbose += value
+    elif value:
+        state.debug = True
+    terminal.setup_logging(state.verbose, debug=state.debug)
+    return value
+
+
+def verbosity_options(f: F) -> F:
+    """``-v/--verbose`` (repeatable) and ``--debug``, accepted before or after the command."""
     f = click.option(
-        "--store",
-        metavar="SPEC",
+        "--debug",
+        is_flag=True,
         expose_value=False,
-        callback=_remember("store"),
-        help="Where tokens live for this run: keyring, keyring:SERVICE, file:PATH or "
-        "memory [env: KEYBEARER_STORE].",
+        callback=_verbosity,
+        help="Log every HTTP request (method, URL, status) and what keybearer decides; "
+        "never a token.",
     )(f)
     f = click.option(
-        "--config",
-        type=click.Path(dir_okay=False, path_type=Path),
+        "-v",
+        "--verbose",
+        count=True,
         expose_value=False,
-        callback=_remember("config"),
-        help="The profiles file [env: KEYBEARER_CONFIG].",
-    )(f)
-    f = click.option(
-        "-p",
-        "--profile",
-        metavar="NAME",
-        expose_value=False,
-        callback=_remember("profile"),
-        shell_complete=_complete_profiles,
-        help="The profile to use [env: KEYBEARER_PROFILE; default: default].",
+        callback=_verbosity,
+        help="Log what keybearer does (-vv: as --debug).",
     )(f)
     return f
+
+
+def selection_options(*, store: bool = True) -> Callable[[F], F]:
+    """``--profile``, ``--config``, (with ``store``) ``--store``, ``-v`` and ``--debug``.
+
+    Each is accepted before or after the command. ``configure`` takes them
+    without ``--store``: there ``--store`` is the setting it saves, not the
+    store of one run.
+    """
+
+    def decorate(f: F) -> F:
+        if store:
+            f = click.option(
+                "--store",
+                metavar="SPEC",
+                expose_value=False,
+                callback=_remember("store"),
+                help="Where tokens live for this run: keyring, keyring:SERVICE, file:PATH or "
+                "memory [env: KEYBEARER_STORE].",
+            )(f)
+        f = click.option(
+            "--config",
+            type=click.Path(dir_okay=False, path_type=Path),
+            expose_value=False,
+            callback=_remember("config"),
+            help="The profiles file [env: KEYBEARER_CONFIG].",
+        )(f)
+        f = click.option(
+            "-p",
+            "--profile",
+            metavar="NAME",
+            expose_value=False,
+            callback=_remember("profile"),
+            shell_complete=_complete_profiles,
+            help="The profile to use [env: KEYBEARER_PROFILE; default: default].",
+        )(f)
+        return verbosity_options(f)
+
+    return decorate
+
+
+#: The options every command that uses a profile takes.
+profile_options = selection_options(store=True)
+
+
+def _no_keyring(name: str | None) -> None:
+    flag = f" --profile {name}" if name and name != "default" else ""
+    terminal.error(
+        "there is no OS keyring on this machine to keep tokens in (usual on a server, in a "
+        "container or in WSL)."
+    )
+    terminal.say(
+        "Keep them in a file instead (plain text, readable only by you): "
+        f"keybearer configure{flag} --store file:tokens.json"
+    )
+    terminal.say(
+        "For one run: --store file:PATH, or KEYBEARER_STORE=file:PATH (KEYBEARER_STORE=memory: "
+        "only while the process runs).",
+        dim=True,
+    )
 
 
 class _Group(click.Group):
@@ -137,17 +208,22 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except (KeybearerError, CliError) as exc:
-            terminal.error(str(exc))
-            if isinstance(exc, LoginRequiredError):
-                state = ctx.find_object(State)
-                name = state.resolved_name if state else None
+            state = ctx.find_object(State)
+            name = state.resolved_name if state else None
+            if isinstance(exc, KeyringUnavailableError):
+                _no_keyring(name)  # the command line's fix, not the library's advice
+            elif isinstance(exc, LoginRequiredError):
+                terminal.error(cli_words(str(exc)))
                 terminal.say(f"To sign in: {login_hint(name)}", dim=True)
             elif isinstance(exc, StoreError) and "keyring" in str(exc).lower():
+                terminal.error(cli_words(str(exc)))
                 terminal.say(
                     "Or choose the token store explicitly: KEYBEARER_STORE=file:PATH "
                     "(a 0600 plain-text file) or KEYBEARER_STORE=memory (this process only).",
                     dim=True,
                 )
+            else:
+                terminal.error(cli_words(str(exc)))
             ctx.exit(exit_code_for(exc))
         except click.Abort as exc:
             if isinstance(exc.__context__, KeyboardInterrupt):
@@ -169,17 +245,16 @@ class _Group(click.Group):
     "3 login required. Shell completion: see `keybearer completion --help`.",
 )
 @profile_options
-@click.option("-v", "--verbose", count=True, help="Log what keybearer does (-vv: more).")
 @click.version_option(__version__, "-V", "--version", prog_name="keybearer")
 @click.pass_context
-def main(ctx: click.Context, verbose: int) -> None:
+def main(ctx: click.Context) -> None:
     """Sign in to an Amazon Cognito user pool once, then call its API from the terminal.
 
     Settings come from named profiles (keybearer configure); tokens stay in the OS
     keyring, one session per profile.
     """
-    ctx.ensure_object(State)
-    terminal.setup_logging(verbose)
+    state = ctx.ensure_object(State)
+    terminal.setup_logging(state.verbose, debug=state.debug)
 
 
 @main.command()

@@ -31,13 +31,9 @@ __all__ = ["answer", "new_password"]
 def new_password() -> str:
     """The new password: typed twice without echo, or one line of stdin."""
     if terminal.stdin_is_tty():
-        password: str = click.prompt(
-            "New password",
-            hide_input=True,
-            confirmation_prompt="Repeat the new password",
-            err=True,
+        return terminal.ask_twice(
+            "New password", "Repeat the new password", what="the new password"
         )
-        return password
     return terminal.read_line("the new password")
 
 

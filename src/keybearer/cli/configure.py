@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -22,9 +23,10 @@ from keybearer._profiles import (
     write_profile,
 )
 from keybearer.cli import terminal
-from keybearer.cli.app import State, login_hint, profile_options
+from keybearer.cli.app import State, login_hint, selection_options
+from keybearer.cli.configure_prompts import ask_settings
 from keybearer.cli.exits import CliError
-from keybearer.errors import StoreError
+from keybearer.errors import KeyringUnavailableError, StoreError
 from keybearer.stores.memory import MemoryStore
 
 if TYPE_CHECKING:
@@ -32,30 +34,11 @@ if TYPE_CHECKING:
     from keybearer._profiles import ResolvedProfile
     from keybearer.stores._base import TokenStore
 
-__all__ = ["DEFAULT_REDIRECT", "configure"]
-
-_PROMPTED = ("client_id", "domain", "redirect_uri", "scopes", "api_url", "send")
-_PROMPTS = {
-    "client_id": "App client id",
-    "domain": "Hosted UI domain (empty: none, password sign-in only)",
-    "redirect_uri": "Redirect URI registered for the app client",
-    "scopes": "Scopes, space-separated",
-    "api_url": "API URL (empty: none)",
-    "send": "Token the API expects (id or access)",
-}
-DEFAULT_REDIRECT = "http://localhost:8765/callback"
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return " ".join(str(v) for v in value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+__all__ = ["configure"]
 
 
 @click.command()
-@profile_options
+@selection_options(store=False)
 @click.option(
     "--user-pool-id", metavar="ID", help="Cognito user pool id, e.g. us-east-1_AbCdEf123."
 )
@@ -94,11 +77,12 @@ def _shown(value: Any) -> str:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds to wait.")
 @click.option("--refresh-ahead", type=click.FloatRange(min=60), help="Refresh this early (s).")
 @click.option(
-    "--token-store",
-    "token_store",
+    "--store",
     metavar="SPEC",
-    help="Save where this profile's tokens live: keyring, keyring:SERVICE, file:PATH or memory.",
+    help="Where this profile's tokens (and client secret) live: keyring, keyring:SERVICE, "
+    "file:PATH (plain text, mode 0600; a relative PATH is next to the profiles file) or memory.",
 )
+@click.option("--token-store", "token_store", metavar="SPEC", hidden=True)
 @click.option(
     "--verify/--no-verify",
     default=True,
@@ -132,7 +116,10 @@ def configure(
     state.resolved_name = name
     path = state.config_path()
     existing = dict(read_config(path).profiles.get(name, {}))
-    flags["store"] = flags.pop("token_store")
+    old_spelling = flags.pop("token_store")
+    if old_spelling is not None:
+        terminal.warn("--token-store is now --store; the old spelling will go in a later release")
+        flags["store"] = flags["store"] if flags["store"] is not None else old_spelling
     given = {k: v for k, v in flags.items() if v is not None}
     values = dict(existing)
     secret: str | None = None
@@ -142,7 +129,7 @@ def configure(
         terminal.say(
             f"Configuring profile {name!r} in {path}. Press Enter to keep [the current value]."
         )
-        values, secret = _prompt_settings(values)
+        values, secret = ask_settings(values)
     for key, value in given.items():
         if isinstance(value, str) and not value.strip():
             values.pop(key, None)
@@ -174,6 +161,9 @@ def configure(
         )
 
     profile = build_profile(name, path, values, in_file=True, environ={})
+    if _keyring_missing(state, profile):
+        values["store"] = _choose_file_store(name, path, interactive)
+        profile = build_profile(name, path, values, in_file=True, environ={})
     if profile.settings.confidential and not secret:
         stored = _stored_secret(state, profile)
         if stored is None and not os.environ.get(SECRET_ENV):
@@ -181,12 +171,16 @@ def configure(
                 "this profile's app client has a secret but none is stored; pass "
                 f"--client-secret-stdin, or set {SECRET_ENV}"
             )
-    client = profile.build_client(MemoryStore(), secret or None)
-    try:
-        if verify:
-            _verify_endpoints(profile, client)
-    finally:
-        client.close()
+    # The check reaches the provider the way later commands will, so the
+    # KEYBEARER_* variables (a stand-in's KEYBEARER_IDP_URL, say) count here.
+    checked = build_profile(name, path, values, in_file=True, environ=os.environ)
+    unreachable: str | None = None
+    if verify:
+        client = checked.build_client(MemoryStore(), secret or None)
+        try:
+            unreachable = _verify_endpoints(checked, client)
+        finally:
+            client.close()
 
     if secret or no_client_secret:
         store = _secret_store(state, profile)
@@ -208,51 +202,52 @@ def configure(
     terminal.out(f"Saved profile {name!r} in {path}.")
     if secret:
         terminal.out("The client secret is in the token store, not in the file.")
+    if unreachable is not None:
+        terminal.warn(unreachable)
     terminal.say(f"Next: {login_hint(name)}", dim=True)
 
 
-def _prompt_settings(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
-    values = dict(values)
-    current = values.get("user_pool_id") or values.get("issuer")
-    answer = click.prompt(
-        "User pool id (or an OpenID Connect issuer URL)",
-        default=current,
-        err=True,
-    ).strip()
-    if answer.startswith(("https://", "http://")):
-        values["issuer"] = answer
-        values.pop("user_pool_id", None)
-    else:
-        values["user_pool_id"] = answer
-        values.pop("issuer", None)
-    for key in _PROMPTED:
-        if key == "domain" and "issuer" in values:
-            continue
-        if key == "redirect_uri" and "issuer" not in values and not values.get("domain"):
-            continue  # browser sign-in needs a domain first
-        default = values.get(key)
-        if key == "redirect_uri" and default is None and values.get("domain"):
-            default = DEFAULT_REDIRECT
-        if key == "scopes" and default is None:
-            default = "openid"
-        if key == "send" and default is None:
-            default = "id"
-        optional = key in ("domain", "api_url", "redirect_uri")
-        text = click.prompt(
-            _PROMPTS[key],
-            default=_shown(default) if default is not None else ("" if optional else None),
-            show_default=default is not None,
+def _keyring_missing(state: State, profile: ResolvedProfile) -> bool:
+    """True when tokens would go to the OS keyring and this machine has none."""
+    if profile.settings.store or state.store or os.environ.get(STORE_ENV, "").strip():
+        return False
+    try:
+        open_store("keyring").load(secret_key(profile.name, profile.settings.client_id or ""))
+    except KeyringUnavailableError:
+        return True
+    except StoreError:
+        return False  # a keyring exists; it failed once, and login says so if it fails again
+    return False
+
+
+def _choose_file_store(name: str, path: Path, interactive: bool) -> str:
+    """Offer (in a terminal) or choose (in a script, saying so) the file store."""
+    spec = "file:tokens.json"
+    where = path.parent / "tokens.json"
+    terminal.say("There is no OS keyring on this machine to keep the tokens in.", bold=True)
+    if interactive:
+        keep = click.confirm(
+            f"Keep them in {where} instead? It is a plain-text file on disk, readable only "
+            "by you (mode 0600)",
+            default=True,
             err=True,
-        ).strip()
-        if not text:
-            values.pop(key, None)
-        else:
-            values[key] = text.split() if key == "scopes" else text
-    hint = "Enter: keep the stored one" if values.get("confidential") else "Enter: none"
-    secret = click.prompt(
-        f"App client secret ({hint})", default="", show_default=False, hide_input=True, err=True
+        )
+        if keep:
+            return spec
+        raise CliError(
+            f"no token store: choose one with keybearer configure{_flag(name)} --store SPEC "
+            "(file:PATH, or memory to sign in again in every process)"
+        )
+    terminal.say(
+        f"Tokens of this profile will be kept in {where}: plain text on disk, readable only "
+        f"by you (mode 0600). To choose another place: keybearer configure{_flag(name)} "
+        "--store SPEC"
     )
-    return values, secret.strip() or None
+    return spec
+
+
+def _flag(name: str) -> str:
+    return f" --profile {name}" if name != "default" else ""
 
 
 def _secret_store(state: State, profile: ResolvedProfile) -> TokenStore:
@@ -271,8 +266,12 @@ def _stored_secret(state: State, profile: ResolvedProfile) -> str | None:
         return None
 
 
-def _verify_endpoints(profile: ResolvedProfile, client: OAuthClient) -> None:
-    """Fetch the pool's JWKS (or the issuer's discovery document): catches a wrong pool id."""
+def _verify_endpoints(profile: ResolvedProfile, client: OAuthClient) -> str | None:
+    """Fetch the pool's JWKS (or the issuer's discovery document): catches a wrong pool id.
+
+    Raises CliError when the provider answers that nothing is there; returns
+    the warning to show (after saving) when it cannot be reached at all.
+    """
     config = client.config
     if isinstance(config, CognitoConfig):
         url, field = config.jwks_url, "user_pool_id"
@@ -283,8 +282,13 @@ def _verify_endpoints(profile: ResolvedProfile, client: OAuthClient) -> None:
     try:
         response = httpx.get(url, timeout=min(profile.settings.timeout, 10.0))
     except httpx.HTTPError as exc:
-        terminal.warn(f"could not fetch {what} from {url} ({type(exc).__name__}); saving anyway")
-        return
+        where = httpx.URL(url)
+        port = where.port or (443 if where.scheme == "https" else 80)
+        return (
+            f"could not reach {where.host}:{port} to fetch {what} ({url}: "
+            f"{type(exc).__name__}); the profile is saved, unchecked. Check the "
+            f"{field.replace('_', ' ')} and the network, or rerun with --no-verify to skip this"
+        )
     ok = response.status_code < 400
     if ok:
         try:
@@ -297,3 +301,4 @@ def _verify_endpoints(profile: ResolvedProfile, client: OAuthClient) -> None:
             f"(HTTP {response.status_code}); is the {field.replace('_', ' ')} right? "
             "Use --no-verify to save anyway."
         )
+    return None

@@ -8,10 +8,6 @@ a wrong ``send`` or ``scheme`` apart from a missing scope or a wrong pool.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-from collections.abc import Iterator
-
 import httpx
 
 from keybearer import explain
@@ -19,6 +15,7 @@ from keybearer._config import Send
 from keybearer._diagnose import clock_skew
 from keybearer._io.hosts import HostAllowList
 from keybearer._tokens import TokenSet
+from keybearer.cli import terminal
 from keybearer.cli.doctor_report import (
     API_TIMEOUT,
     BAD_SKEW,
@@ -34,21 +31,6 @@ from keybearer.cli.exits import EXIT_LOGIN_REQUIRED, EXIT_USAGE, exit_code_for
 from keybearer.errors import ConfigurationError, KeybearerError, LoginRequiredError
 
 __all__ = ["ApiChecks"]
-
-
-@contextlib.contextmanager
-def _quiet_refusal_log() -> Iterator[None]:
-    """Hold back the auth's "GET /x refused: ..." warning: the report shows the diagnosis."""
-
-    def keep(record: logging.LogRecord) -> bool:
-        return not (record.module == "_auth" and record.levelno == logging.WARNING)
-
-    logger = logging.getLogger("keybearer")
-    logger.addFilter(keep)
-    try:
-        yield
-    finally:
-        logger.removeFilter(keep)
 
 
 class ApiChecks(Checkup):
@@ -98,7 +80,10 @@ class ApiChecks(Checkup):
             )
             return
         try:
-            with _quiet_refusal_log(), self.client.http(base_url=url, timeout=timeout) as http:
+            with (
+                terminal.refusal_warning_held(),
+                self.client.http(base_url=url, timeout=timeout) as http,
+            ):
                 response = http.get(url)
         except LoginRequiredError as exc:
             self.add(

@@ -7,17 +7,24 @@ and a ``_login_<mode>`` function below that returns the :class:`TokenSet`.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
 import click
 
+from keybearer._challenges import Challenge
 from keybearer._client import OAuthClient
 from keybearer._tokens import TokenSet
 from keybearer.cli import challenges, terminal
 from keybearer.cli.app import State, profile_options
-from keybearer.cli.configure import DEFAULT_REDIRECT
+from keybearer.cli.configure_prompts import DEFAULT_REDIRECT
 from keybearer.cli.exits import CliError
 from keybearer.cli.session import session_summary
-from keybearer.errors import LoginError, LoginTimeoutError
+from keybearer.errors import (
+    InvalidCredentialsError,
+    InvalidPasswordError,
+    LoginError,
+    LoginTimeoutError,
+)
 
 __all__ = ["login"]
 
@@ -99,25 +106,71 @@ def login(
 
 
 def _login_password(client: OAuthClient, username: str | None, from_stdin: bool) -> TokenSet:
+    """Password sign-in; at a terminal a wrong password or a refused new one is asked again."""
     if not username:
         if not terminal.stdin_is_tty():
             raise CliError("pass --username (or set KEYBEARER_USERNAME) for password sign-in")
         username = click.prompt("Username", err=True).strip()
-    if from_stdin:
-        password = terminal.read_line("the password")
-    elif terminal.stdin_is_tty():
-        password = click.prompt("Password", hide_input=True, err=True)
-    else:
+    if not from_stdin and not terminal.stdin_is_tty():
         raise CliError(
             "no terminal to ask for the password: pass it on stdin with --password-stdin"
         )
-    if not password:
-        raise CliError("the password is empty")
-    result = client.login_password(username, password)
+    user: str = username
+    password, result = _first_step(client, user, from_stdin)
+
+    def start_again() -> TokenSet | Challenge:
+        return client.login_password(user, password)
+
+    return _answer_challenges(client, result, start_again)
+
+
+def _first_step(
+    client: OAuthClient, username: str, from_stdin: bool
+) -> tuple[str, TokenSet | Challenge]:
+    """The password and Cognito's first answer; a wrong password is asked again at a terminal."""
+    tries_left = 1 if from_stdin else terminal.MAX_TRIES
+    while True:
+        if from_stdin:
+            password = terminal.read_line("the password")
+        else:
+            password = click.prompt("Password", hide_input=True, err=True)
+        if not password:
+            raise CliError("the password is empty")
+        try:
+            with terminal.working("Signing in"):
+                return password, client.login_password(username, password)
+        except InvalidCredentialsError as exc:
+            tries_left -= 1
+            if tries_left == 0:
+                raise
+            terminal.error(f"{exc}; try again ({tries_left} left)")
+
+
+def _answer_challenges(
+    client: OAuthClient,
+    result: TokenSet | Challenge,
+    start_again: Callable[[], TokenSet | Challenge],
+) -> TokenSet:
+    """Answer challenges until tokens come; a refused new password is asked for again.
+
+    Cognito may not take a second answer in the same challenge session, so a
+    new password the pool's policy refuses starts the sign-in again with the
+    password already given (kept in memory only), and the person is asked for
+    the new password only, with the pool's message.
+    """
+    refused = 0
     for _ in range(10):
         if isinstance(result, TokenSet):
             return result
-        result = challenges.answer(client, result)
+        try:
+            result = challenges.answer(client, result)
+        except InvalidPasswordError as exc:
+            refused += 1
+            if not terminal.stdin_is_tty() or refused == terminal.MAX_TRIES:
+                raise
+            terminal.error(f"the new password was refused: {exc}")
+            with terminal.working("Signing in again"):
+                result = start_again()
     raise LoginError("Cognito kept asking for challenges; giving up after 10")
 
 
@@ -137,7 +190,10 @@ def _login_browser(client: OAuthClient, timeout: float, *, open_browser: bool) -
     waiting = terminal.Waiting(timeout)
 
     def open_url(url: str) -> None:
-        terminal.say("Sign in in your browser. If it does not open, open this URL:", bold=True)
+        if open_browser:
+            terminal.say("Sign in in your browser. If it does not open, open this URL:", bold=True)
+        else:
+            terminal.say("Open this URL in a browser to sign in:", bold=True)
         terminal.say(f"\n  {url}\n")
         if open_browser:
             # Lazy: webbrowser pulls in subprocess and shlex, and only this path needs it.
@@ -162,6 +218,3 @@ def _login_browser(client: OAuthClient, timeout: float, *, open_browser: bool) -
         "Paste the whole URL from the browser's address bar", what="the redirected URL"
     )
     return client.complete_login(pasted)
-
-
-# -- whoami, token --

@@ -16,10 +16,13 @@ from typing import Any
 import click
 import httpx
 
+from keybearer import explain
 from keybearer._io.hosts import HostAllowList
 from keybearer.cli import terminal
 from keybearer.cli.app import State, profile_options
 from keybearer.cli.exits import EXIT_API, CliError
+from keybearer.cli.session import need_session
+from keybearer.cli.wording import cli_words
 
 __all__ = ["METHODS", "request_command"]
 
@@ -62,7 +65,7 @@ def _send(
     raw: bool,
 ) -> None:
     if data is not None and json_body is not None:
-        raise CliError("pass either -d/--data or --json, not both")
+        raise CliError("pass either -d/--data or --data-json, not both")
     profile = state.resolve()
     settings = profile.settings
     headers = _headers(header_values)
@@ -75,7 +78,7 @@ def _send(
         try:
             json.loads(content)
         except ValueError as exc:
-            raise CliError(f"--json: the body is not valid JSON ({exc})") from None
+            raise CliError(f"--data-json: the body is not valid JSON ({exc})") from None
         if "content-type" not in names:
             headers.append(("Content-Type", "application/json"))
         if "accept" not in names:
@@ -99,18 +102,27 @@ def _send(
         path = "/" + path
 
     client = state.client(profile)
+    need_session(client, profile)
     options: dict[str, Any] = {"timeout": settings.timeout}
     if settings.api_url:
         options["base_url"] = settings.api_url
     try:
-        with client.http(**options) as http:
+        with (
+            terminal.refusal_warning_held(),
+            terminal.working(f"{method} {path}"),
+            client.http(**options) as http,
+        ):
             response = http.request(method, path, content=content, headers=headers)
     except httpx.HTTPError as exc:
-        raise CliError(f"the API could not be reached: {type(exc).__name__}: {exc}", 1) from None
+        raise CliError(f"could not reach the API: {_failure(exc)}", EXIT_API) from None
 
     ok = response.status_code < 400
     status = f"HTTP {response.status_code} {response.reason_phrase}".rstrip()
     terminal.say(status, fg="green" if ok else "red", bold=True)
+    diagnosis = explain(response)
+    if diagnosis is not None:
+        terminal.say(f"Why: {cli_words(diagnosis.cause)}.")
+        terminal.say(f"Fix: {cli_words(diagnosis.fix)}.")
     body = response.content
     if body:
         if not raw and "json" in response.headers.get("content-type", ""):
@@ -122,9 +134,18 @@ def _send(
             click.echo(body, nl=False)
     if not ok:
         if response.status_code in (401, 403):
-            # The likely cause was logged above (keybearer's warning); doctor digs deeper.
             terminal.say(f"For a checklist: keybearer doctor --api {path}", dim=True)
         raise click.exceptions.Exit(EXIT_API)
+
+
+def _failure(exc: httpx.HTTPError) -> str:
+    """The URL's host and port, then what went wrong: "host:port (ConnectError: ...)"."""
+    try:
+        url = exc.request.url
+    except RuntimeError:  # an error raised before any request was made
+        return f"{type(exc).__name__}: {exc}"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    return f"{url.scheme}://{url.host}:{port} ({type(exc).__name__}: {exc})"
 
 
 def request_command(method: str) -> click.Command:
@@ -139,11 +160,12 @@ def request_command(method: str) -> click.Command:
     @click.argument("path")
     @click.option("-d", "--data", metavar="TEXT|@FILE|@-", help="Request body, as is.")
     @click.option(
-        "--json",
+        "--data-json",
         "json_body",
         metavar="JSON|@FILE|@-",
         help="JSON request body (sets Content-Type and Accept to application/json).",
     )
+    @click.option("--json", "old_json_body", metavar="JSON|@FILE|@-", hidden=True)
     @click.option(
         "-H", "--header", "headers", multiple=True, metavar="'NAME: VALUE'", help="Add a header."
     )
@@ -154,9 +176,18 @@ def request_command(method: str) -> click.Command:
         path: str,
         data: str | None,
         json_body: str | None,
+        old_json_body: str | None,
         headers: tuple[str, ...],
         raw: bool,
     ) -> None:
+        if old_json_body is not None:
+            terminal.warn(
+                "--json (the request body) is now --data-json; the old spelling will go in a "
+                "later release"
+            )
+            if json_body is not None:
+                raise CliError("pass the JSON body once, with --data-json")
+            json_body = old_json_body
         _send(state, method, path, data, json_body, headers, raw)
 
     return command

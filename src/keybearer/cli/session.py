@@ -36,14 +36,28 @@ def session_summary(tokens: TokenSet) -> dict[str, Any]:
         "expires_at": terminal.iso(tokens.expires_at),
         "expires_in": int(tokens.expires_at - now),
         "expired": tokens.expires_at <= now,
-        "refreshable": tokens.refresh_token is not None,
+        "refreshable": tokens.refresh_token is not None and not tokens.ended,
+        "ended": tokens.ended,
     }
 
 
+def is_live(tokens: TokenSet) -> bool:
+    """Usable now or after a refresh: not ended, and unexpired or refreshable."""
+    if tokens.ended:
+        return False
+    return tokens.expires_at > time.time() or tokens.refresh_token is not None
+
+
 def need_session(client: OAuthClient, profile: ResolvedProfile) -> TokenSet:
+    """The stored session; LoginRequiredError when there is none or it has ended."""
     tokens = client.tokens
     if tokens is None:
         raise LoginRequiredError(f"not signed in ({profile.where})")
+    if tokens.ended:
+        raise LoginRequiredError(
+            f"the session of {profile.where} has ended: the provider refused its refresh "
+            "token (signed out elsewhere, revoked, or past its lifetime)"
+        )
     return tokens
 
 
@@ -55,15 +69,30 @@ def whoami(state: State, as_json: bool) -> None:
     """Show who is signed in, to what, and until when. Never shows a token.
 
     Reads the stored session only: no network call. Exit code 3 when the profile
-    has no session.
+    has no session or the session has ended (then --json prints
+    {"signed_in": false, ...}).
     """
     profile = state.resolve()
     client = state.client(profile)
-    tokens = need_session(client, profile)
+    try:
+        tokens = need_session(client, profile)
+    except LoginRequiredError:
+        if as_json:
+            stored = client.tokens
+            terminal.print_json(
+                {
+                    "profile": profile.name,
+                    "config": str(profile.config_path),
+                    "signed_in": False,
+                    "ended": stored is not None and stored.ended,
+                }
+            )
+        raise
     s = profile.settings
     info: dict[str, Any] = {
         "profile": profile.name,
         "config": str(profile.config_path),
+        "signed_in": True,
         **session_summary(tokens),
         "provider": s.kind,
         "user_pool_id": s.user_pool_id,
@@ -113,21 +142,37 @@ def whoami(state: State, as_json: bool) -> None:
     type=click.Choice(["id", "access"]),
     help="Which token [default: the profile's send setting].",
 )
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help='Print {"token": ..., "expires_at": ..., "token_type": "Bearer"} instead.',
+)
 @click.pass_obj
-def token(state: State, kind: str | None) -> None:
+def token(state: State, kind: str | None, as_json: bool) -> None:
     """Print the raw token on stdout (refreshed first if it is about to expire).
 
-    The only command that shows a token. For curl:
+    The only command that shows a token. For curl and HTTPie:
 
     \b
       curl -H "Authorization: Bearer $(keybearer token)" "$API_URL/pets"
+      http "$API_URL/pets" "Authorization:Bearer $(keybearer token)"
+
+    With --json, one JSON object for credential-helper style tools: the token,
+    its expiry (ISO 8601, UTC) and its type.
     """
     profile = state.resolve()
     client = state.client(profile)
     need_session(client, profile)
     tokens = client.valid_tokens()
     chosen = kind or profile.settings.send
-    click.echo(tokens.token("id" if chosen == "id" else "access"))
+    raw = tokens.token("id" if chosen == "id" else "access")
+    if as_json:
+        terminal.print_json(
+            {"token": raw, "expires_at": terminal.iso(tokens.expires_at), "token_type": "Bearer"}
+        )
+    else:
+        click.echo(raw)
 
 
 # -- logout, profiles --
@@ -206,7 +251,8 @@ def profiles_command(state: State, as_json: bool) -> None:
     """List the profiles: * marks the default, and whether each has a live session.
 
     The default is the profile used without --profile (KEYBEARER_PROFILE, else
-    'default'). A session is live while its token is valid or it can be refreshed.
+    'default'). A session is live while its token is valid or it can be refreshed;
+    a session whose refresh token the provider refused has ended.
     """
     default = selected_profile_name(None)
     entries = []
@@ -229,7 +275,12 @@ def profiles_command(state: State, as_json: bool) -> None:
             session = "not signed in"
         else:
             who = entry["session"]["username"] or "unknown user"
-            session = ("signed in as " if entry["live"] else "expired: ") + who
+            if entry["live"]:
+                session = f"signed in as {who}"
+            elif entry["session"]["ended"]:
+                session = f"ended: {who} (log in again)"
+            else:
+                session = f"expired: {who} (log in again)"
         terminal.out(f"{mark} {entry['name']:<{name_width}}  {target:<{target_width}}  {session}")
 
 
@@ -262,5 +313,5 @@ def _describe_profile(state: State, default: str) -> dict[str, Any]:
     if tokens is not None:
         summary = session_summary(tokens)
         entry["session"] = summary
-        entry["live"] = not summary["expired"] or summary["refreshable"]
+        entry["live"] = is_live(tokens)
     return entry

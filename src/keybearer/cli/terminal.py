@@ -12,22 +12,31 @@ a test can replace one for every command at once.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
 import os
+import re
 import sys
-import threading
 import time
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from keybearer.cli.exits import CliError
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
 __all__ = [
+    "MAX_TRIES",
     "Waiting",
     "ask",
+    "ask_twice",
+    "ask_until",
     "clock",
     "colour",
     "duration",
@@ -36,12 +45,14 @@ __all__ = [
     "out",
     "print_json",
     "read_line",
+    "refusal_warning_held",
     "say",
     "setup_logging",
     "stderr_is_tty",
     "stdin_is_tty",
     "warn",
     "when",
+    "working",
 ]
 
 logger = logging.getLogger("keybearer")
@@ -85,17 +96,29 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))
 
 
+# A JWT, or its first two segments: masked in every log line, whatever logged it.
+_JWT = re.compile(r"eyJ[\w-]*\.[\w-]*(?:\.[\w-]*)?")
+_http_log = logging.getLogger("httpx")
+
+
 class _StderrHandler(logging.Handler):
-    """The library's warnings, on whatever stderr is now (click's runner swaps it)."""
+    """The library's log (and httpx's request lines), on whatever stderr is now.
+
+    click's test runner swaps stderr, so it is looked up per record.
+    """
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            message = self.format(record)
+            message = _JWT.sub("<token>", self.format(record))
         except Exception:  # pragma: no cover - logging's own contract
             self.handleError(record)
             return
         if record.levelno >= logging.WARNING:
             warn(message)
+        elif record.name == _http_log.name:
+            say(f"keybearer: debug: {message.removeprefix('HTTP Request: ')}", dim=True)
+        elif record.levelno < logging.INFO:
+            say(f"keybearer: debug: {message}", dim=True)
         else:
             say(f"keybearer: {message}", dim=True)
 
@@ -103,12 +126,45 @@ class _StderrHandler(logging.Handler):
 _handler = _StderrHandler()
 
 
-def setup_logging(verbose: int) -> None:
-    """Send the library's log to stderr: warnings, then -v INFO, -vv DEBUG."""
+def setup_logging(verbose: int, *, debug: bool = False) -> None:
+    """Send the library's log to stderr: warnings; -v INFO; -vv or --debug DEBUG.
+
+    At DEBUG every HTTP request keybearer makes (to the provider or the API)
+    is one line: method, URL and status, from httpx's own log; never a
+    header or a body, so never a token.
+    """
     if _handler not in logger.handlers:
         logger.addHandler(_handler)
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    detailed = debug or verbose >= 2
+    level = logging.DEBUG if detailed else logging.INFO if verbose == 1 else logging.WARNING
     logger.setLevel(level)
+    if detailed:
+        if _handler not in _http_log.handlers:
+            _http_log.addHandler(_handler)
+        _http_log.setLevel(logging.INFO)
+        _http_log.propagate = False
+    else:
+        _http_log.removeHandler(_handler)
+        _http_log.setLevel(logging.NOTSET)
+        _http_log.propagate = True
+
+
+@contextlib.contextmanager
+def refusal_warning_held() -> Iterator[None]:
+    """Hold back the auth's "GET /x refused: ..." warning: the caller shows the diagnosis.
+
+    The command prints the status line first and the diagnosis after it, in
+    the command line's words, instead of the library's log line before both.
+    """
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not (record.module == "_auth" and record.levelno == logging.WARNING)
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 # -- reading answers: a terminal prompt, or a line of stdin in a script --
@@ -134,6 +190,47 @@ def read_line(what: str) -> str:
     if not line:
         raise CliError(f"expected {what} on standard input, found the end of it")
     return line.rstrip("\r\n")
+
+
+#: How many times an interactive prompt asks before giving up.
+MAX_TRIES = 3
+
+
+def ask_until(
+    prompt: str,
+    check: Callable[[str], str | None],
+    *,
+    what: str,
+    default: str | None = None,
+    show_default: bool = True,
+    hidden: bool = False,
+) -> str:
+    """Ask on the terminal until ``check(answer)`` finds no problem, at most MAX_TRIES times.
+
+    Each problem is shown in the ``keybearer:`` style before asking again;
+    after the last try the command ends with a CliError naming ``what``.
+    """
+    for _ in range(MAX_TRIES):
+        answer: str = click.prompt(
+            prompt, default=default, show_default=show_default, hide_input=hidden, err=True
+        )
+        answer = answer.strip()
+        problem = check(answer)
+        if problem is None:
+            return answer
+        error(problem)
+    raise CliError(f"no usable {what} after {MAX_TRIES} tries")
+
+
+def ask_twice(prompt: str, again: str, *, what: str) -> str:
+    """A new secret typed twice without echo; asked again (MAX_TRIES in all) on a mismatch."""
+    for _ in range(MAX_TRIES):
+        first: str = click.prompt(prompt, hide_input=True, err=True)
+        second: str = click.prompt(again, hide_input=True, err=True)
+        if first == second:
+            return first
+        error("the two entries do not match; type it again")
+    raise CliError(f"{what}: the two entries did not match after {MAX_TRIES} tries")
 
 
 def ask(prompt: str, *, what: str, hidden: bool = False, default: str | None = None) -> str:
@@ -176,44 +273,68 @@ def when(expires_at: float) -> str:
     return f"at {iso(expires_at)} ({duration(left)} ago)"
 
 
-# -- waiting --
+# -- waiting: a spinner on a terminal (rich, imported only then), nothing elsewhere --
+
+
+def _console() -> Console:
+    """A rich console on the current stderr, plain when colour is off (NO_COLOR, a pipe)."""
+    # Lazy: rich costs tens of milliseconds to import and only a waiting
+    # terminal needs it; `keybearer token` in a script never does.
+    from rich.console import Console
+
+    return Console(
+        file=sys.stderr,
+        force_terminal=True,  # stderr_is_tty() decided already (tests stand in for it)
+        no_color=not colour(sys.stderr),
+        highlight=False,
+    )
+
+
+@contextlib.contextmanager
+def working(what: str) -> Iterator[None]:
+    """A spinner with ``what`` on stderr while the block waits, on a terminal only.
+
+    While it spins, whatever is written to stderr (a warning, a log line) goes
+    above it on a line of its own, never onto the spinner's line.
+    """
+    if not stderr_is_tty():
+        yield
+        return
+    with _console().status(f"{what}..."):
+        yield
+
+
+class _Countdown:
+    """The spinner's text, worked out at each refresh: the time left to sign in."""
+
+    def __init__(self, deadline: float) -> None:
+        self._deadline = deadline
+
+    def __rich__(self) -> str:
+        left = max(0.0, self._deadline - time.monotonic())
+        return f"Waiting for the sign-in in the browser ({clock(left)} left, Ctrl-C to cancel)"
 
 
 class Waiting:
-    """A spinner and countdown on stderr while the browser sign-in is pending."""
+    """A spinner and countdown on stderr while the browser sign-in is pending.
 
-    _UNICODE = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-    _ASCII = "|/-\\"
+    Without a terminal, one line says how long it will wait.
+    """
 
     def __init__(self, timeout: float) -> None:
         self._deadline = time.monotonic() + timeout
         self._timeout = timeout
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._live = stderr_is_tty()
+        self._status: Status | None = None
 
     def start(self) -> None:
-        if not self._live:
+        if not stderr_is_tty():
             say(f"Waiting up to {duration(self._timeout)} for the sign-in in the browser...")
             return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._spin, name="keybearer-wait", daemon=True)
-            self._thread.start()
-
-    def _spin(self) -> None:
-        stream = sys.stderr
-        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
-        frames = self._UNICODE if encoding == "utf8" else self._ASCII
-        index = 0
-        while not self._stop.wait(0.1):
-            left = max(0.0, self._deadline - time.monotonic())
-            frame = frames[index % len(frames)]
-            index += 1
-            line = f"\r{frame} Waiting for the sign-in in the browser ({clock(left)} left, "
-            click.echo(line + "Ctrl-C to cancel) ", err=True, nl=False)
-        click.echo("\r\x1b[K", err=True, nl=False)
+        if self._status is None:
+            self._status = _console().status(_Countdown(self._deadline))
+            self._status.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=1.0)
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
