@@ -18,8 +18,8 @@ from keybearer._profiles import (
     resolve_profile,
     secret_key,
     selected_profile_name,
-    write_profile,
 )
+from keybearer._profiles.writing import write_profile
 from keybearer.errors import ConfigurationError
 from keybearer.testing import AppClient, LocalCognito, Pool
 from support import Person

@@ -29,7 +29,8 @@ The package, by job (each imports only those above it):
 * :mod:`.stores`: the token store a spec names;
 * :mod:`.client`: building the client from settings;
 * :mod:`.resolve`: merging flags, environment, file and defaults, checked;
-* :mod:`.writing`: updating the file with tomlkit (comments kept).
+* :mod:`.writing`: updating the file with tomlkit (comments kept); not
+  imported here, since only ``keybearer configure`` writes.
 
 ``import keybearer`` imports none of this: :meth:`OAuthClient.from_profile`
 and the command import it when they need it.
@@ -63,7 +64,6 @@ from keybearer._profiles.settings import (
     secret_key,
 )
 from keybearer._profiles.stores import open_store
-from keybearer._profiles.writing import write_profile
 
 __all__ = [
     "CONFIG_ENV",
@@ -86,5 +86,4 @@ __all__ = [
     "resolve_profile",
     "secret_key",
     "selected_profile_name",
-    "write_profile",
 ]

@@ -26,16 +26,29 @@ The package, one module per job; each imports only modules listed above it:
   :mod:`.doctor_checks` (loaded only when ``doctor`` runs).
 
 A new command is a ``click.command`` in the module of its group (or a new
-one), added to ``main`` below.
+one), named in :data:`COMMANDS` below.
 
 No token is ever written anywhere except by ``keybearer token``.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Two costs of start-up that `keybearer token` (run once per curl call) need
+# not pay. httpx imports its own command line (httpx._main) whenever click and
+# rich are installed, as they are here, and with it rich's progress bars and
+# pygments; keybearer never runs it, and a None entry makes httpx use its own
+# fallback instead (a process that imported httpx first keeps it). pydantic
+# looks for plugins by scanning every installed distribution's entry points on
+# the first model it builds; the command's models need none. Measured in
+# docs/performance.md ("keybearer token").
+if "httpx" not in sys.modules:
+    sys.modules["httpx._main"] = None  # type: ignore[assignment]
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
 from keybearer.cli.app import main
-from keybearer.cli.configure import configure
-from keybearer.cli.doctor import doctor
 from keybearer.cli.exits import (
     EXIT_API,
     EXIT_INTERRUPTED,
@@ -45,11 +58,9 @@ from keybearer.cli.exits import (
     CliError,
     exit_code_for,
 )
-from keybearer.cli.login import login
-from keybearer.cli.request import METHODS, request_command
-from keybearer.cli.session import logout, profiles_command, token, whoami
 
 __all__ = [
+    "COMMANDS",
     "EXIT_API",
     "EXIT_INTERRUPTED",
     "EXIT_LOGIN_REQUIRED",
@@ -60,7 +71,22 @@ __all__ = [
     "main",
 ]
 
-for _command in (configure, login, whoami, token, doctor, logout, profiles_command):
-    main.add_command(_command)
-for _method in METHODS:
-    main.add_command(request_command(_method))
+#: Every command but ``completion`` (in :mod:`.app`): its name, and where it is
+#: defined. A run imports only the module of the command it runs.
+COMMANDS = {
+    "configure": "keybearer.cli.configure:configure",
+    "login": "keybearer.cli.login:login",
+    "whoami": "keybearer.cli.session:whoami",
+    "token": "keybearer.cli.session:token",
+    "logout": "keybearer.cli.session:logout",
+    "profiles": "keybearer.cli.session:profiles_command",
+    "doctor": "keybearer.cli.doctor:doctor",
+    "get": "keybearer.cli.request:get",
+    "post": "keybearer.cli.request:post",
+    "put": "keybearer.cli.request:put",
+    "patch": "keybearer.cli.request:patch",
+    "delete": "keybearer.cli.request:delete",
+}
+
+for _name, _target in COMMANDS.items():
+    main.add_lazy_command(_name, _target)

@@ -14,6 +14,7 @@ is registered in :mod:`keybearer.cli` (``main.add_command``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,35 @@ def _no_keyring(name: str | None) -> None:
 
 
 class _Group(click.Group):
-    """Every error of every command becomes one ``keybearer:`` line and an exit code here."""
+    """Every error of every command becomes one ``keybearer:`` line and an exit code here.
+
+    Commands may be registered lazily, by the module that defines them
+    (:meth:`add_lazy_command`): a run imports only the module of the command it
+    runs, so ``keybearer token`` does not load the doctor, the prompts or the
+    TOML writer.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy: dict[str, str] = {}
+
+    def add_lazy_command(self, name: str, target: str) -> None:
+        """Register command ``name``, the click command ``"package.module:attribute"``."""
+        self._lazy[name] = target
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self._lazy.get(cmd_name)
+        if target is None:
+            return super().get_command(ctx, cmd_name)
+        module_name, _, attribute = target.partition(":")
+        # Lazy on purpose (see the class docstring): only the command that runs is imported.
+        command = getattr(importlib.import_module(module_name), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{target} is not a click command")
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -20,8 +20,8 @@ from keybearer._profiles import (
     read_config,
     secret_key,
     selected_profile_name,
-    write_profile,
 )
+from keybearer._profiles.writing import write_profile
 from keybearer.cli import terminal
 from keybearer.cli.app import State, login_hint, selection_options
 from keybearer.cli.configure_prompts import ask_settings

@@ -24,10 +24,7 @@ from keybearer.cli.exits import EXIT_API, CliError
 from keybearer.cli.session import need_session
 from keybearer.cli.wording import cli_words
 
-__all__ = ["METHODS", "request_command"]
-
-#: The HTTP methods that get a command of their own.
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+__all__ = ["delete", "get", "patch", "post", "put", "request_command"]
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
@@ -191,3 +188,10 @@ def request_command(method: str) -> click.Command:
         _send(state, method, path, data, json_body, headers, raw)
 
     return command
+
+
+get = request_command("GET")
+post = request_command("POST")
+put = request_command("PUT")
+patch = request_command("PATCH")
+delete = request_command("DELETE")
