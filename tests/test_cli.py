@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -876,6 +877,20 @@ def test_profiles_marks_the_default_and_live_sessions(
 
     marked = json.loads(kb("profiles", "--json").stdout)["profiles"]
     assert [p["name"] for p in marked if p["default"]] == ["default"]
+
+
+def test_profiles_on_a_terminal_is_a_table_that_fits(
+    signed_in: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "100")
+    with signed_in.config.open("a") as handle:
+        handle.write('\n[profiles.broken]\nuser_pool_id = "nope"\nclient_id = "x"\n')
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", signed_in("profiles").stdout)
+    lines = shown.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 100  # the long error wraps
+    assert lines[0].startswith("* default")
+    assert "signed in as" in lines[0]
 
 
 def test_keybearer_profile_moves_the_default_mark(

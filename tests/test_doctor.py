@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -210,6 +211,23 @@ def test_colour_only_where_cli_allows_it(signed_in: Kb, monkeypatch: pytest.Monk
     coloured = signed_in("doctor")
     assert "\x1b[32m" in coloured.stdout  # green "ok"
     assert "\x1b[" not in signed_in("doctor", "--json").stdout
+
+
+def test_on_a_terminal_the_checklist_wraps_to_its_width(
+    signed_in: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = signed_in("get", "/admin")  # a refusal: the report gets a diagnosis too
+    shown = signed_in("doctor", "--api", "/admin")
+    assert shown.exit_code == 1
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 72
+    assert any(line.startswith("ok") and "signature" in line for line in lines)
+    assert any(line.startswith("Why the API answered 401") for line in lines)
+    assert "\x1b[3" not in shown.stdout  # NO_COLOR: no colour, even on a terminal
+    assert result.exit_code == 1
 
 
 # -- not signed in, a dead session, a bad configuration --

@@ -10,6 +10,7 @@ import click
 from keybearer.cli import terminal
 from keybearer.cli.app import State, profile_options
 from keybearer.cli.doctor_report import Report
+from keybearer.cli.wording import cli_words
 
 __all__ = ["doctor", "render"]
 
@@ -24,6 +25,21 @@ _STYLES: dict[str, dict[str, Any]] = {
 }
 
 
+_RICH_STYLES = {"ok": "bold green", "warn": "bold yellow", "fail": "bold red", "skip": "dim"}
+
+
+def _show(report: Report) -> None:
+    """On a terminal: the checklist as a table whose details wrap, then the rest."""
+    terminal.table(
+        [[check.status, check.name, cli_words(check.detail)] for check in report.checks],
+        styles=[[_RICH_STYLES[check.status], "", ""] for check in report.checks],
+    )
+    console = terminal.console(sys.stdout)
+    # The lines after the checklist: the diagnosis and the summary, wrapped.
+    for line in render(report, colour=False)[len(report.checks) :]:
+        console.print(line, markup=False)
+
+
 def render(report: Report, *, colour: bool) -> list[str]:
     """The checklist, then the diagnosis and a summary, as lines for stdout."""
 
@@ -34,14 +50,15 @@ def render(report: Report, *, colour: bool) -> list[str]:
     lines = []
     for check in report.checks:
         status = style(f"{check.status:<4}", **_STYLES[check.status])
-        lines.append(f"{status}  {check.name:<{width}}  {check.detail}")
+        lines.append(f"{status}  {check.name:<{width}}  {cli_words(check.detail)}")
     diagnosis = report.diagnosis
     if diagnosis is not None:
         lines.append("")
         lines.append(
-            style(f"Why the API answered {diagnosis.status}: ", bold=True) + diagnosis.cause
+            style(f"Why the API answered {diagnosis.status}: ", bold=True)
+            + cli_words(diagnosis.cause)
         )
-        lines.append(style("Fix: ", bold=True) + diagnosis.fix)
+        lines.append(style("Fix: ", bold=True) + cli_words(diagnosis.fix))
         message = diagnosis.details.get("api_message")
         if message:
             lines.append(style("The API said: ", bold=True) + str(message))
@@ -92,6 +109,8 @@ def doctor(state: State, api: str | None, as_json: bool) -> None:
     report = run_doctor(state.resolve, api=api)
     if as_json:
         terminal.print_json(report.as_dict())
+    elif terminal.stdout_is_tty():
+        _show(report)
     else:
         colour = terminal.colour(sys.stdout)
         for line in render(report, colour=colour):

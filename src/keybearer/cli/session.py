@@ -264,24 +264,26 @@ def profiles_command(state: State, as_json: bool) -> None:
     if not entries:
         terminal.say(f"No profiles in {state.config_path()}. Create one: keybearer configure")
         return
-    targets = [entry.get("user_pool_id") or entry.get("issuer") or "" for entry in entries]
-    name_width = max(len(str(entry["name"])) for entry in entries)
-    target_width = max(len(target) for target in targets)
-    for entry, target in zip(entries, targets, strict=True):
+    rows: list[list[str]] = []
+    styles: list[list[str]] = []
+    for entry in entries:
         mark = "*" if entry["default"] else " "
+        target = entry.get("user_pool_id") or entry.get("issuer") or ""
         if entry["error"]:
-            session = "invalid: " + entry["error"]
+            session, style = "invalid: " + entry["error"], "red"
         elif entry["session"] is None:
-            session = "not signed in"
+            session, style = "not signed in", "dim"
         else:
             who = entry["session"]["username"] or "unknown user"
             if entry["live"]:
-                session = f"signed in as {who}"
+                session, style = f"signed in as {who}", "green"
             elif entry["session"]["ended"]:
-                session = f"ended: {who} (log in again)"
+                session, style = f"ended: {who} (log in again)", "red"
             else:
-                session = f"expired: {who} (log in again)"
-        terminal.out(f"{mark} {entry['name']:<{name_width}}  {target:<{target_width}}  {session}")
+                session, style = f"expired: {who} (log in again)", "yellow"
+        rows.append([f"{mark} {entry['name']}", target, session])
+        styles.append(["bold" if entry["default"] else "", "", style])
+    terminal.table(rows, styles=styles)
 
 
 def _describe_profile(state: State, default: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -39,6 +39,7 @@ __all__ = [
     "ask_until",
     "clock",
     "colour",
+    "console",
     "duration",
     "error",
     "iso",
@@ -50,6 +51,8 @@ __all__ = [
     "setup_logging",
     "stderr_is_tty",
     "stdin_is_tty",
+    "stdout_is_tty",
+    "table",
     "warn",
     "when",
     "working",
@@ -177,6 +180,13 @@ def stdin_is_tty() -> bool:
         return False
 
 
+def stdout_is_tty() -> bool:
+    try:
+        return bool(sys.stdout.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
 def stderr_is_tty() -> bool:
     try:
         return bool(sys.stderr.isatty())
@@ -273,21 +283,57 @@ def when(expires_at: float) -> str:
     return f"at {iso(expires_at)} ({duration(left)} ago)"
 
 
-# -- waiting: a spinner on a terminal (rich, imported only then), nothing elsewhere --
+# -- a terminal's extras, by rich (imported only then): spinners, tables, wrapping --
 
 
-def _console() -> Console:
-    """A rich console on the current stderr, plain when colour is off (NO_COLOR, a pipe)."""
-    # Lazy: rich costs tens of milliseconds to import and only a waiting
-    # terminal needs it; `keybearer token` in a script never does.
+def console(stream: IO[Any] | None = None) -> Console:
+    """A rich console on ``stream`` (default stderr), plain when colour is off.
+
+    Only for a stream the caller found to be a terminal (``stdout_is_tty()``,
+    ``stderr_is_tty()``): a pipe or a file gets plain text from :func:`out`
+    and :func:`say` instead, without rich.
+    """
+    # Lazy: rich costs tens of milliseconds to import and only a terminal needs
+    # it; `keybearer token` in a script never does.
     from rich.console import Console
 
+    target = sys.stderr if stream is None else stream
     return Console(
-        file=sys.stderr,
-        force_terminal=True,  # stderr_is_tty() decided already (tests stand in for it)
-        no_color=not colour(sys.stderr),
+        file=target,
+        force_terminal=True,  # the caller decided it is a terminal (tests stand in for that)
+        no_color=not colour(target),
         highlight=False,
+        soft_wrap=False,
     )
+
+
+def table(rows: Sequence[Sequence[str]], *, styles: Sequence[Sequence[str]] = ()) -> None:
+    """Rows as aligned columns on stdout; the last column wraps at the terminal's width.
+
+    ``styles`` gives a rich style per cell (same shape as ``rows``, "" for
+    none). On a terminal this is a rich table; elsewhere plain text with the
+    columns two spaces apart and no style.
+    """
+    if not rows:
+        return
+    width = len(rows[0])
+    if stdout_is_tty():
+        from rich.table import Table  # lazy: see console()
+        from rich.text import Text
+
+        grid = Table(show_header=False, box=None, pad_edge=False, padding=(0, 2, 0, 0))
+        for index in range(width):
+            last = index == width - 1
+            grid.add_column(no_wrap=not last, overflow="fold" if last else "ellipsis")
+        for number, row in enumerate(rows):
+            cell_styles = styles[number] if number < len(styles) else ("",) * width
+            grid.add_row(*(Text(cell, style=st) for cell, st in zip(row, cell_styles, strict=True)))
+        console(sys.stdout).print(grid)
+        return
+    widths = [max(len(row[index]) for row in rows) for index in range(width - 1)]
+    for row in rows:
+        cells = [cell.ljust(widths[index]) for index, cell in enumerate(row[:-1])]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
 
 
 @contextlib.contextmanager
@@ -300,7 +346,7 @@ def working(what: str) -> Iterator[None]:
     if not stderr_is_tty():
         yield
         return
-    with _console().status(f"{what}..."):
+    with console().status(f"{what}..."):
         yield
 
 
@@ -331,7 +377,7 @@ class Waiting:
             say(f"Waiting up to {duration(self._timeout)} for the sign-in in the browser...")
             return
         if self._status is None:
-            self._status = _console().status(_Countdown(self._deadline))
+            self._status = console().status(_Countdown(self._deadline))
             self._status.start()
 
     def stop(self) -> None:
