@@ -403,7 +403,8 @@ def test_an_id_token_to_a_scoped_method_exits_1_with_the_diagnosis(
     assert "HTTP 401" in line(result, "api")
     assert "Why the API answered 401: " in result.stdout
     assert "Fix: " in result.stdout
-    assert "send='access'" in result.stdout
+    assert "keybearer configure --send access" in result.stdout
+    assert "send='" not in result.stdout  # the command line's spelling, not Python's
     probe = line(result, "probe")
     assert probe.startswith("fail")
     assert "access token gets HTTP 200" in probe
@@ -452,7 +453,7 @@ def test_a_missing_scope_is_not_blamed_on_the_token_kind(
 
     assert result.exit_code == 1
     assert "USER_PASSWORD_AUTH" in result.stdout
-    assert "login_browser" in result.stdout
+    assert "keybearer login --browser" in result.stdout
     probe = line(result, "probe")
     assert probe.startswith("warn")
     assert "refused with the ID token and with the bare access token too" in probe

@@ -270,8 +270,8 @@ class _Group(click.Group):
 @click.group(
     cls=_Group,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Exit codes: 0 ok, 1 API/HTTP error, 2 usage or configuration error, "
-    "3 login required. Shell completion: see `keybearer completion --help`.",
+    epilog="Exit codes: 0 ok, 1 API, provider or network error, 2 usage or configuration "
+    "error, 3 login required. Shell completion: see `keybearer completion --help`.",
 )
 @profile_options
 @click.version_option(__version__, "-V", "--version", prog_name="keybearer")

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from keybearer._profiles import read_config, selected_profile_name
+from keybearer._tokens import ORIGIN_LABELS
 from keybearer.cli import terminal
 from keybearer.cli.app import State, profile_options
 from keybearer.cli.exits import EXIT_USAGE
@@ -122,7 +123,7 @@ def whoami(state: State, as_json: bool) -> None:
         ("user", user),
         ("provider", where),
         ("app client", s.client_id or ""),
-        ("signed in by", tokens.origin),
+        ("signed in by", ORIGIN_LABELS.get(tokens.origin, tokens.origin)),
         ("sends", f"Authorization: {header}"),
         ("scopes", " ".join(tokens.scopes) or "(none in the access token)"),
         ("session", status),

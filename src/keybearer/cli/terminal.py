@@ -25,6 +25,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from keybearer._tokens import span
 from keybearer.cli.exits import CliError
 
 if TYPE_CHECKING:
@@ -261,14 +262,8 @@ def iso(timestamp: float) -> str:
 
 
 def duration(seconds: float) -> str:
-    seconds = int(abs(seconds))
-    if seconds < 90:
-        return f"{seconds} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    if seconds < 48 * 3600:
-        return f"{round(seconds / 3600)} h"
-    return f"{round(seconds / 86400)} days"
+    """``seconds`` (either sign) as a person says it: "45 s", "12 min", "3 h"."""
+    return span(abs(seconds))
 
 
 def clock(seconds: float) -> str:
