@@ -8,10 +8,7 @@ and a new file is readable by its owner only.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import tomlkit
 from tomlkit.items import Comment, Table, Whitespace
 
+from keybearer._io.files import atomic_write
 from keybearer._profiles.files import profiles_of, read_config, toml_loads
 from keybearer._profiles.settings import SETTINGS, check_profile_name
 from keybearer.errors import ConfigurationError
@@ -117,30 +115,15 @@ def write_profile(path: Path, name: str, values: Mapping[str, Any] | None) -> No
         raise ConfigurationError(
             f"cannot update {path} without changing another profile; edit it by hand"
         )
-    _atomic_write(path, text)
+    _write(path, text)
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    directory = path.parent
+def _write(path: Path, text: str) -> None:
+    """Atomically, keeping an existing file's mode; a new one is 0600 in a 0700 directory."""
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+        atomic_write(path, text, mode=mode)
     except OSError as exc:
         raise ConfigurationError(
             f"cannot write the keybearer config file {path}: {exc.strerror or exc}"
         ) from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        with contextlib.suppress(OSError):
-            os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise ConfigurationError(
-                f"cannot write the keybearer config file {path}: {exc.strerror or exc}"
-            ) from exc
-        raise
