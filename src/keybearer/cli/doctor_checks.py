@@ -19,6 +19,7 @@ from keybearer._jose.jwks import jwks_flow
 from keybearer._profiles import ResolvedProfile
 from keybearer._protocol import oauth
 from keybearer._tokens import TokenSet
+from keybearer.cli import terminal
 from keybearer.cli.doctor_api import ApiChecks
 from keybearer.cli.doctor_report import (
     ORIGINS,
@@ -29,7 +30,6 @@ from keybearer.cli.doctor_report import (
     Report,
     configure_hint,
     describe_profile,
-    iso,
     kind,
     login_hint,
 )
@@ -331,18 +331,19 @@ class _Doctor(ApiChecks):
 
     def expiry(self, tokens: TokenSet) -> None:
         left = tokens.expires_at - self.clock()
+        at = terminal.iso(tokens.expires_at)
         if left > 0:
             self.add(
                 "expiry",
                 "ok",
-                f"{left:.0f} s left (until {iso(tokens.expires_at)}, by this machine's clock)",
+                f"{left:.0f} s left (until {at}, by this machine's clock)",
                 value=round(left),
             )
         else:
             self.add(
                 "expiry",
                 "fail",
-                f"expired {-left:.0f} s ago (at {iso(tokens.expires_at)}) and not refreshed",
+                f"expired {-left:.0f} s ago (at {at}) and not refreshed",
                 value=round(left),
             )
 

@@ -33,12 +33,12 @@ signed in (or the session has ended).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from keybearer._config import CognitoConfig, OidcConfig
+from keybearer._tokens import ORIGIN_LABELS
 from keybearer.cli.exits import EXIT_API, EXIT_LOGIN_REQUIRED, EXIT_OK, EXIT_USAGE
 from keybearer.errors import (
     BadSignatureError,
@@ -67,7 +67,6 @@ __all__ = [
     "Status",
     "configure_hint",
     "describe_profile",
-    "iso",
     "kind",
     "login_hint",
     "minutes",
@@ -88,12 +87,8 @@ STANDARD_SCOPES = frozenset(
     {"openid", "email", "phone", "profile", "aws.cognito.signin.user.admin"}
 )
 PASSWORD_ORIGINS = ("password", "rotating")
-ORIGINS = {
-    "password": "password sign-in (USER_PASSWORD_AUTH)",
-    "rotating": "password sign-in, rotating refresh tokens",
-    "hosted_ui": "browser sign-in",
-    "implicit": "implicit-grant redirect, no refresh token",
-}
+#: The names a session's origin has everywhere, with the Cognito flow a checklist names.
+ORIGINS = {**ORIGIN_LABELS, "password": "password sign-in (USER_PASSWORD_AUTH)"}
 SIGNATURE_ERRORS = (
     BadSignatureError,
     MalformedTokenError,
@@ -195,11 +190,8 @@ def configure_hint(profile: ResolvedProfile, flags: str) -> str:
     return f"keybearer configure{flag} {flags}"
 
 
-def iso(timestamp: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
-
-
 def minutes(seconds: float) -> str:
+    """A clock difference in the unit a skew reads best in: "45 s", "180 minutes", "5.5 hours"."""
     seconds = abs(seconds)
     if seconds < 120:
         return f"{seconds:.0f} s"
