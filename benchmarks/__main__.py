@@ -39,6 +39,7 @@ FIGURES: dict[int, str] = {
     6: "token verification, warm JWKS",
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
+    9: "keybearer token start-up, fresh token",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -101,6 +102,7 @@ def _load() -> str:
 
 def _runner(figure: int) -> Callable[..., list[Row]]:
     from benchmarks import (
+        cli_token,
         cold_start,
         imports,
         loop_stall,
@@ -120,6 +122,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         6: verification.run,
         7: token_store.run,
         8: memory.run,
+        9: cli_token.run,
     }[figure]
 
 
