@@ -16,14 +16,23 @@ import httpx
 
 from keybearer._auth import KeybearerAuth
 from keybearer._challenges import Challenge, MfaSetup, _Answers
-from keybearer._config import ClientConfig, CognitoConfig, OidcConfig, Send, build_config
+from keybearer._config import (
+    ClientConfig,
+    CognitoConfig,
+    OidcConfig,
+    PasswordFlow,
+    Send,
+    build_config,
+)
 from keybearer._io.hosts import HostAllowList
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol import cognito_password as password_flows
+from keybearer._protocol.cognito_device import forget as forget_device_flow
 from keybearer._protocol.cognito_logout import revoke as cognito_revoke
-from keybearer._protocol.cognito_password import TotpSetup
+from keybearer._protocol.cognito_password import Step, TotpSetup
 from keybearer._protocol.oauth import ClientAuth
+from keybearer._remembered import Remembered
 from keybearer._session import Session
 from keybearer._signin.attempt import Attempt
 from keybearer._signin.browser import can_prompt, open_in_browser, prompt_for_redirect
@@ -99,6 +108,8 @@ class OAuthClient:
         idp_url: str | None = None,
         issuer: str | None = None,
         jwks_url: str | None = None,
+        password_flow: PasswordFlow = "user_password",
+        remember_device: bool = False,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for one Cognito user pool app client.
@@ -133,6 +144,13 @@ class OAuthClient:
             issuer: the ``iss`` the pool's tokens carry; by default Cognito's
                 ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
             jwks_url: the pool's JWKS; by default under the issuer.
+            password_flow: how :meth:`login_password` proves the password:
+                ``"user_password"`` sends it (USER_PASSWORD_AUTH); ``"srp"`` proves
+                it without sending it (USER_SRP_AUTH, what app clients made with
+                the console's defaults allow).
+            remember_device: confirm the device Cognito hands out at sign-in and
+                prove it on later sign-ins, so a pool that skips MFA on remembered
+                devices asks for no code; its secret stays in ``store``.
             clock: a ``time.time`` stand-in, for tests.
         """
         config: CognitoConfig = build_config(CognitoConfig, _settings(locals()))
@@ -234,22 +252,25 @@ class OAuthClient:
     # -- password sign-in (cognito-idp) --
 
     def login_password(self, username: str, password: str) -> TokenSet | Challenge:
-        """Sign in with USER_PASSWORD_AUTH.
+        """Sign in with the password, by the ``password_flow`` setting (SRP or USER_PASSWORD_AUTH).
 
         Returns the new ``TokenSet`` (also stored), or a :class:`Challenge` that
-        :meth:`respond` must answer before there are tokens.
+        :meth:`respond` must answer before there are tokens. A remembered
+        device is proved on the way (see ``remember_device``).
         """
         config = self._cognito("login_password")
         self._session.cache.load()  # an unusable store fails here, before the password is sent
-        flow = password_flows.login(config, username, password, self._session.clock)
-        return self._finish(self._session.run_sync(flow))
+        device = self._devices(config).for_login(username)
+        flow = password_flows.login(config, username, password, self._session.clock, device)
+        return self._settle(self._session.run_sync(flow), username)
 
     async def alogin_password(self, username: str, password: str) -> TokenSet | Challenge:
         """Async :meth:`login_password`."""
         config = self._cognito("alogin_password")
         await asyncio.to_thread(self._session.cache.load)
-        flow = password_flows.login(config, username, password, self._session.clock)
-        return await self._afinish(await self._session.run_async(flow))
+        device = await asyncio.to_thread(self._devices(config).for_login, username)
+        flow = password_flows.login(config, username, password, self._session.clock, device)
+        return await self._asettle(await self._session.run_async(flow), username)
 
     def respond(
         self,
@@ -261,16 +282,19 @@ class OAuthClient:
         mfa: str | None = None,
         answer: str | None = None,
         responses: dict[str, str] | None = None,
+        password: str | None = None,
     ) -> TokenSet | Challenge:
         """Answer a challenge; returns tokens or the next challenge.
 
         Which keyword a challenge needs is in its class's docs: ``code=`` for
         MFA and one-time codes, ``new_password=`` (and ``attributes=``) for
         NEW_PASSWORD_REQUIRED, ``mfa=`` for SELECT_MFA_TYPE, ``answer=`` for a
-        custom challenge, ``responses=`` for raw ChallengeResponses keys.
+        custom challenge, ``responses=`` for raw ChallengeResponses keys,
+        ``answer=`` or ``password=`` for a :class:`SelectChallenge`.
         """
-        answers = _Answers(code, new_password, attributes, mfa, answer, responses)
-        return self._finish(self._session.run_sync(self._respond_flow(challenge, answers)))
+        answers = _Answers(code, new_password, attributes, mfa, answer, responses, password)
+        step = self._session.run_sync(self._respond_flow(challenge, answers))
+        return self._settle(step, _login_name(challenge))
 
     async def arespond(
         self,
@@ -282,11 +306,12 @@ class OAuthClient:
         mfa: str | None = None,
         answer: str | None = None,
         responses: dict[str, str] | None = None,
+        password: str | None = None,
     ) -> TokenSet | Challenge:
         """Async :meth:`respond`."""
-        answers = _Answers(code, new_password, attributes, mfa, answer, responses)
-        result = await self._session.run_async(self._respond_flow(challenge, answers))
-        return await self._afinish(result)
+        answers = _Answers(code, new_password, attributes, mfa, answer, responses, password)
+        step = await self._session.run_async(self._respond_flow(challenge, answers))
+        return await self._asettle(step, _login_name(challenge))
 
     def begin_totp_setup(self, challenge: MfaSetup) -> TotpSetup:
         """Start setting up an authenticator app to answer MFA_SETUP."""
@@ -298,18 +323,122 @@ class OAuthClient:
         config = self._cognito("abegin_totp_setup")
         return await self._session.run_async(password_flows.begin_totp_setup(config, challenge))
 
-    def _respond_flow(
-        self, challenge: Challenge | TotpSetup, answers: _Answers
-    ) -> Flow[TokenSet | Challenge]:
+    def _respond_flow(self, challenge: Challenge | TotpSetup, answers: _Answers) -> Flow[Step]:
         config = self._cognito("respond")
         clock = self._session.clock
+        device = self._devices(config).settings()
         if isinstance(challenge, TotpSetup):
             if not answers.code:
                 raise ChallengeAnswerError("finish the TOTP setup with respond(setup, code=...)")
-            return password_flows.finish_totp_setup(config, challenge, answers.code, clock)
+            return password_flows.finish_totp_setup(
+                config, challenge, answers.code, clock, device.remember, device.name
+            )
         if not isinstance(challenge, Challenge):
             raise TypeError("respond() takes the Challenge that login_password() returned")
-        return password_flows.respond(config, challenge, answers, clock)
+        return password_flows.respond(
+            config, challenge, answers, clock, device.remember, device.name
+        )
+
+    # -- issue 13: choice-based sign-in and remembered devices (thin; logic in
+    #    _protocol/cognito_password.py, _protocol/cognito_device.py, _remembered.py) --
+
+    def _devices(self, config: CognitoConfig) -> Remembered:
+        return Remembered(config, self._store)
+
+    def _settle(self, step: Step, login_name: str) -> TokenSet | Challenge:
+        if isinstance(self._config, CognitoConfig):
+            self._devices(self._config).settle(step, login_name)
+        return self._finish(step.result)
+
+    async def _asettle(self, step: Step, login_name: str) -> TokenSet | Challenge:
+        if isinstance(self._config, CognitoConfig):
+            await asyncio.to_thread(self._devices(self._config).settle, step, login_name)
+        return await self._afinish(step.result)
+
+    def login_user_auth(
+        self, username: str, preferred: str | None = None, password: str | None = None
+    ) -> TokenSet | Challenge:
+        """Choice-based sign-in (Cognito's ``USER_AUTH``): passwordless codes, or the password.
+
+        ``preferred`` is ``"EMAIL_OTP"``, ``"SMS_OTP"``, ``"PASSWORD"`` or
+        ``"PASSWORD_SRP"``; without it, a ``password`` means the password (by
+        SRP with ``password_flow="srp"``), and neither means Cognito lists the
+        choices in a :class:`SelectChallenge`. Returns tokens or a challenge:
+        answer ``EmailOtp``/``SmsOtp`` with ``respond(challenge, code=...)``.
+        Passkeys (``WEB_AUTHN``) need a browser: a ``ChallengeAnswerError``
+        says to use :meth:`login_browser`.
+        """
+        config = self._cognito("login_user_auth")
+        self._session.cache.load()
+        device = self._devices(config).for_login(username)
+        flow = password_flows.login_user_auth(
+            config,
+            username,
+            self._session.clock,
+            preferred=preferred,
+            password=password,
+            device=device,
+        )
+        return self._settle(self._session.run_sync(flow), username)
+
+    async def alogin_user_auth(
+        self, username: str, preferred: str | None = None, password: str | None = None
+    ) -> TokenSet | Challenge:
+        """Async :meth:`login_user_auth`."""
+        config = self._cognito("alogin_user_auth")
+        await asyncio.to_thread(self._session.cache.load)
+        device = await asyncio.to_thread(self._devices(config).for_login, username)
+        flow = password_flows.login_user_auth(
+            config,
+            username,
+            self._session.clock,
+            preferred=preferred,
+            password=password,
+            device=device,
+        )
+        return await self._asettle(await self._session.run_async(flow), username)
+
+    def forget_device(self) -> bool:
+        """Forget this device: Cognito's ``ForgetDevice``, then delete its local secret.
+
+        Returns False when no device is remembered for the signed-in user. The
+        local secret is deleted even if Cognito cannot be reached (the error
+        is raised after).
+        """
+        config = self._cognito("forget_device")
+        tokens = self._session.cache.load()
+        devices = self._devices(config)
+        secret = devices.current(tokens)
+        if secret is None or tokens is None:
+            return False
+        try:
+            access = self._session.tokens_for_request().access_token.get_secret_value()
+            self._session.run_sync(forget_device_flow(config, access, secret.device_key))
+        finally:
+            devices.forget(secret, tokens)
+        return True
+
+    def _forget_device_quietly(self) -> None:
+        # Logging out goes on whatever happens to the device.
+        try:
+            self.forget_device()
+        except KeybearerError as exc:
+            logger.warning("the device secret is deleted, but Cognito did not forget it: %s", exc)
+
+    async def aforget_device(self) -> bool:
+        """Async :meth:`forget_device`."""
+        config = self._cognito("aforget_device")
+        tokens = await self.atokens()
+        devices = self._devices(config)
+        secret = await asyncio.to_thread(devices.current, tokens)
+        if secret is None or tokens is None:
+            return False
+        try:
+            access = (await self._session.atokens_for_request()).access_token.get_secret_value()
+            await self._session.run_async(forget_device_flow(config, access, secret.device_key))
+        finally:
+            await asyncio.to_thread(devices.forget, secret, tokens)
+        return True
 
     def _finish(self, result: TokenSet | Challenge) -> TokenSet | Challenge:
         if isinstance(result, TokenSet):
@@ -629,7 +758,7 @@ class OAuthClient:
         yield from cognito_revoke(config, tokens, everywhere=everywhere, refresh=True)
         return True
 
-    def logout(self, *, global_: bool = False) -> bool:
+    def logout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Revoke the session at the provider and forget the tokens here.
 
         Password sign-ins are revoked with Cognito's ``RevokeToken``; browser
@@ -638,8 +767,11 @@ class OAuthClient:
         tokens are wiped even when the provider cannot be reached; the return
         value says whether the revocation succeeded (a warning is logged when
         it did not). To end the hosted UI's browser session as well, send the
-        browser to :meth:`logout_url`.
+        browser to :meth:`logout_url`. A remembered device stays remembered
+        unless ``forget_device=True`` (see :meth:`forget_device`).
         """
+        if forget_device:
+            self._forget_device_quietly()
         tokens = self._session.cache.load()
         revoked = False
         if tokens is not None:
@@ -654,8 +786,10 @@ class OAuthClient:
             self._session.cache.clear()
         return revoked
 
-    async def alogout(self, *, global_: bool = False) -> bool:
+    async def alogout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Async :meth:`logout`."""
+        if forget_device:
+            await asyncio.to_thread(self._forget_device_quietly)
         if not self._session.cache.loaded:
             await asyncio.to_thread(self._session.cache.load)
         tokens = self._session.cache.tokens
@@ -742,6 +876,11 @@ class OAuthClient:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+def _login_name(challenge: Challenge | TotpSetup) -> str:
+    inner = challenge.challenge if isinstance(challenge, TotpSetup) else challenge
+    return inner.login_name or inner.username
 
 
 def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
