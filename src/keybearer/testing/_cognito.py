@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
 from keybearer.testing._serving import LOOPBACK, serve_in_thread, stop_server
+from keybearer.testing._srp import AuthServer
 
 if TYPE_CHECKING:
     import socketserver
@@ -251,10 +252,13 @@ def _revoke_token(body: bytes) -> _Failure:
 class _CountingMiddleware:
     """Counts each call, then answers a planned failure or passes it to moto."""
 
-    def __init__(self, app: _WSGIApp, counts: CallCounts, failures: _Failures) -> None:
+    def __init__(
+        self, app: _WSGIApp, counts: CallCounts, failures: _Failures, auth: AuthServer
+    ) -> None:
         self._app = app
         self._counts = counts
         self._failures = failures
+        self._auth = auth
 
     def __call__(self, environ: _WSGIEnviron, start_response: _StartResponse) -> Iterable[bytes]:
         keys = _call_keys(environ)
@@ -262,6 +266,10 @@ class _CountingMiddleware:
         failure = self._failures.take(keys) if keys else None
         if failure is None and keys and keys[0] == "RevokeToken":
             failure = _revoke_token(_read_body(environ))
+        if failure is None and keys and environ.get("HTTP_X_AMZ_TARGET"):
+            # SRP, devices and USER_AUTH: answered by AuthServer (testing/_srp.py).
+            answer = self._auth.handle(keys[0], _read_body(environ))
+            failure = _Failure(*answer) if answer is not None else None
         if failure is None:
             return self._app(environ, start_response)
         headers = [
@@ -309,6 +317,7 @@ class LocalCognito:
         self._lock = threading.Lock()
         self._calls = CallCounts()
         self._failures = _Failures()
+        self._auth = AuthServer()
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -317,7 +326,7 @@ class LocalCognito:
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("LocalCognito is already running")
-            server = _make_moto_server(self._port, self._calls, self._failures)
+            server = _make_moto_server(self._port, self._calls, self._failures, self._auth)
             self._thread = serve_in_thread(server, "LocalCognito")
             self._server = server
             host, port = cast("tuple[str, int]", server.server_address)[:2]
@@ -414,6 +423,26 @@ class LocalCognito:
     def clear_failures(self) -> None:
         """Drop every failure planned with :meth:`fail_next` and not yet used."""
         self._failures.clear()
+
+    # -- SRP, remembered devices, USER_AUTH (testing/_srp.py) -------------------
+
+    def track_devices(
+        self, pool: Pool, *, skip_mfa: bool = True, prompt_user: bool = False
+    ) -> None:
+        """Turn on device tracking for ``pool`` (moto has none): see :class:`AuthServer`.
+
+        Sign-ins then get ``NewDeviceMetadata``; ``skip_mfa`` lets a remembered
+        device skip MFA; ``prompt_user`` makes ConfirmDevice ask for the opt-in.
+        """
+        self._auth.track_devices(pool.id, skip_mfa=skip_mfa, prompt_user=prompt_user)
+
+    def email_code(self, username: str) -> str | None:
+        """The last ``EMAIL_OTP`` code sent to ``username`` by choice-based sign-in."""
+        return self._auth.email_code(username)
+
+    def devices(self, pool: Pool, username: str) -> list[str]:
+        """The device keys ``username`` has confirmed in ``pool``."""
+        return self._auth.devices(pool.id, username)
 
     # -- set-up helpers (boto3) ------------------------------------------------
 
@@ -518,7 +547,7 @@ class _QuietRequestHandlerMixin:
 
 
 def _make_moto_server(
-    port: int, counts: CallCounts, failures: _Failures
+    port: int, counts: CallCounts, failures: _Failures, auth: AuthServer
 ) -> socketserver.BaseServer:
     # Imported here: moto pulls in flask, boto and hundreds of modules.
     from moto.moto_server.werkzeug_app import (
@@ -537,7 +566,7 @@ def _make_moto_server(
         thread_name = "LocalCognito"
 
     moto_app = DomainDispatcherApplication(create_backend_app)
-    app = _CountingMiddleware(moto_app, counts, failures)
+    app = _CountingMiddleware(moto_app, counts, failures, auth)
     return _Server(LOOPBACK, port, app, handler=_Handler)
 
 
