@@ -28,6 +28,7 @@ from keybearer._io.hosts import HostAllowList
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol import cognito_password as password_flows
+from keybearer._protocol.cognito_device import DeviceGoneError
 from keybearer._protocol.cognito_device import forget as forget_device_flow
 from keybearer._protocol.cognito_logout import revoke as cognito_revoke
 from keybearer._protocol.cognito_password import Step, TotpSetup
@@ -293,7 +294,12 @@ class OAuthClient:
         ``answer=`` or ``password=`` for a :class:`SelectChallenge`.
         """
         answers = _Answers(code, new_password, attributes, mfa, answer, responses, password)
-        step = self._session.run_sync(self._respond_flow(challenge, answers))
+        try:
+            step = self._session.run_sync(self._respond_flow(challenge, answers))
+        except DeviceGoneError:
+            gone = Step(challenge_of(challenge), device_gone=True)
+            self._devices(self._cognito("respond")).settle(gone, _login_name(challenge))
+            raise
         return self._settle(step, _login_name(challenge))
 
     async def arespond(
@@ -310,7 +316,13 @@ class OAuthClient:
     ) -> TokenSet | Challenge:
         """Async :meth:`respond`."""
         answers = _Answers(code, new_password, attributes, mfa, answer, responses, password)
-        step = await self._session.run_async(self._respond_flow(challenge, answers))
+        try:
+            step = await self._session.run_async(self._respond_flow(challenge, answers))
+        except DeviceGoneError:
+            gone = Step(challenge_of(challenge), device_gone=True)
+            devices = self._devices(self._cognito("arespond"))
+            await asyncio.to_thread(devices.settle, gone, _login_name(challenge))
+            raise
         return await self._asettle(step, _login_name(challenge))
 
     def begin_totp_setup(self, challenge: MfaSetup) -> TotpSetup:
@@ -878,8 +890,12 @@ class OAuthClient:
         await self.aclose()
 
 
+def challenge_of(challenge: Challenge | TotpSetup) -> Challenge:
+    return challenge.challenge if isinstance(challenge, TotpSetup) else challenge
+
+
 def _login_name(challenge: Challenge | TotpSetup) -> str:
-    inner = challenge.challenge if isinstance(challenge, TotpSetup) else challenge
+    inner = challenge_of(challenge)
     return inner.login_name or inner.username
 
 

@@ -21,7 +21,11 @@ from keybearer._config import CognitoConfig
 from keybearer._devices import DeviceSecret
 from keybearer._protocol import Flow, srp
 from keybearer._protocol.cognito_idp import Purpose, parse, request, with_secret_hash
-from keybearer.errors import ProtocolError
+from keybearer.errors import ChallengeAnswerError, ProtocolError
+
+
+class DeviceGoneError(ChallengeAnswerError):
+    """Cognito no longer knows the remembered device: its local secret must go."""
 
 
 def new_device_metadata(result: Any) -> tuple[str, str] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -22,6 +23,7 @@ from keybearer._config import CognitoConfig
 from keybearer._devices import DeviceSecret
 from keybearer._protocol import Flow, srp
 from keybearer._protocol.cognito_device import (
+    DeviceGoneError,
     answer_device_srp,
     confirm,
     is_unknown_device,
@@ -41,8 +43,11 @@ from keybearer.errors import (
     CodeMismatchError,
     ConfigurationError,
     InvalidCredentialsError,
+    KeybearerError,
     ProtocolError,
 )
+
+logger = logging.getLogger("keybearer")
 
 Clock = Callable[[], float]
 
@@ -164,16 +169,19 @@ def login(
         device = replace(device, secret=None)
     _refuse_disabled_flow(response, flow)
     data = parse(response, Purpose.LOGIN)
-    if flow == "USER_SRP_AUTH":
-        if data.get("ChallengeName") != "PASSWORD_VERIFIER":
-            return (yield from _settle(config, data, username, device, clock, gone))
-        response = yield from _verify_password(config, data, password, ephemeral, device, clock)
-        if device.secret is not None and is_unknown_device(response):
-            # The session is spent: sign in again, without the device.
-            step = yield from login(config, username, password, clock, replace(device, secret=None))
-            return replace(step, device_gone=True)
-        data = parse(response, Purpose.LOGIN)
-    return (yield from _settle(config, data, username, device, clock, gone))
+    try:
+        if flow == "USER_SRP_AUTH" and data.get("ChallengeName") == "PASSWORD_VERIFIER":
+            response = yield from _verify_password(config, data, password, ephemeral, device, clock)
+            if device.secret is not None and is_unknown_device(response):
+                raise DeviceGoneError("Cognito no longer knows this device")
+            data = parse(response, Purpose.LOGIN)
+        return (yield from _settle(config, data, username, device, clock, gone))
+    except DeviceGoneError:
+        if device.secret is None:
+            raise
+    # The sign-in's session is spent: start again, without the device.
+    step = yield from login(config, username, password, clock, replace(device, secret=None))
+    return replace(step, device_gone=True)
 
 
 def _verify_password(
@@ -243,7 +251,7 @@ def _settle(
             clock,
         )
         if is_unknown_device(response):
-            raise ChallengeAnswerError(
+            raise DeviceGoneError(
                 "Cognito no longer knows this device; its secret was dropped: sign in again"
             )
         data = parse(response, Purpose.LOGIN)
@@ -255,9 +263,13 @@ def _settle(
     new_device = None
     metadata = new_device_metadata(data.get("AuthenticationResult"))
     if metadata is not None and device.remember:
-        new_device = yield from confirm(
-            config, result.access_token.get_secret_value(), *metadata, device.name
-        )
+        try:
+            new_device = yield from confirm(
+                config, result.access_token.get_secret_value(), *metadata, device.name
+            )
+        except KeybearerError as exc:
+            # The sign-in itself worked: keep the tokens, remember the device next time.
+            logger.warning("signed in, but this device could not be remembered: %s", exc)
     return Step(result, new_device=new_device, device_gone=gone)
 
 
@@ -343,6 +355,10 @@ def respond(
         "ChallengeResponses": responses,
     }
     response = yield request(config, "RespondToAuthChallenge", body)
+    if device.secret is not None and is_unknown_device(response):
+        raise DeviceGoneError(
+            "Cognito no longer knows this device; its secret was dropped: sign in again"
+        )
     data = parse(response, Purpose.LOGIN)
     if data.get("ChallengeName") == "PASSWORD_VERIFIER" and answers.password:
         response = yield from _verify_password(
