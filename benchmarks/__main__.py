@@ -39,6 +39,7 @@ FIGURES: dict[int, str] = {
     6: "token verification, warm JWKS",
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
+    9: "SRP sign-in maths on the client vs pycognito",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -48,6 +49,7 @@ REQUIRES = {
     3: ("moto", "keybearer[testing]"),
     8: ("moto", "keybearer[testing]"),
     5: ("keyrings.alt", "keyrings.alt"),
+    9: ("pycognito", "pycognito"),
 }
 
 PACKAGES = (
@@ -64,6 +66,7 @@ PACKAGES = (
     "PyJWT",
     "joserfc",
     "msal",
+    "pycognito",
 )
 
 
@@ -107,6 +110,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         memory,
         per_request,
         single_flight,
+        srp,
         token_store,
         verification,
     )
@@ -120,6 +124,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         6: verification.run,
         7: token_store.run,
         8: memory.run,
+        9: srp.run,
     }[figure]
 
 
