@@ -188,3 +188,17 @@ def test_signature_is_hmac_of_the_documented_message() -> None:
         srp.claim_signature(key, "pool", "alice", block, "stamp")
         == base64.b64encode(expected).decode()
     )
+
+
+def test_a_lone_surrogate_in_a_quoted_name_does_not_crash() -> None:
+    big_b = _server_b("AbCdEf123", "alice", "pw", SALT_HEX)
+    answer = srp.Ephemeral(A_SMALL).answer(
+        prefix="AbCdEf123",
+        identity="ali\udce9ce",
+        secret="pw",
+        salt_hex=SALT_HEX,
+        b_hex=f"{big_b:x}",
+        secret_block=SECRET_BLOCK,
+        now=NOW.timestamp(),
+    )
+    assert answer["PASSWORD_CLAIM_SIGNATURE"]

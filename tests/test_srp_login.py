@@ -10,6 +10,7 @@ import asyncio
 import base64
 import itertools
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -329,6 +330,27 @@ def test_mfa_once_per_remembered_device(
     for secret in json.loads(entry).values():
         if isinstance(secret, str):
             assert secret not in shown
+
+
+def test_no_device_secret_or_password_in_the_logs(
+    cognito: LocalCognito,
+    device_pool: Pool,
+    device_client: Client,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    name = _user(cognito, device_pool)
+    with caplog.at_level(logging.DEBUG):
+        client = device_client(remember_device=True)
+        client.login_password(name, PASSWORD)
+        (entry,) = device_client.device_entries().values()
+        client.login_password(name, PASSWORD)
+        client.forget_device()
+
+    assert "this device is now remembered" in caplog.text
+    assert PASSWORD not in caplog.text
+    secret = json.loads(entry)
+    for key in ("device_key", "group_key", "password"):
+        assert secret[key] not in caplog.text
 
 
 def test_user_password_flow_proves_the_device_too(

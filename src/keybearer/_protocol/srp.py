@@ -76,8 +76,14 @@ K = _hash_hex(pad_hex(N) + pad_hex(G))
 """SRP-6a's multiplier ``k = H(padHex(N) | padHex(g))``."""
 
 
+def _text(value: str) -> bytes:
+    # surrogatepass: a name Cognito quoted back may hold a lone surrogate; Cognito
+    # then refuses the answer, the SDK must not crash on it.
+    return value.encode("utf-8", "surrogatepass")
+
+
 def _x(prefix: str, identity: str, secret: str, salt_hex: str) -> int:
-    inner = hashlib.sha256(f"{prefix}{identity}:{secret}".encode()).hexdigest()
+    inner = hashlib.sha256(_text(f"{prefix}{identity}:{secret}")).hexdigest()
     return _hash_hex(pad_hex(salt_hex) + inner)
 
 
@@ -115,7 +121,7 @@ def claim_signature(key: bytes, prefix: str, identity: str, secret_block: str, s
         block = base64.b64decode(secret_block, validate=True)
     except ValueError:
         raise ProtocolError("Cognito's SECRET_BLOCK is not Base64") from None
-    message = prefix.encode() + identity.encode() + block + stamp.encode()
+    message = _text(prefix) + _text(identity) + block + stamp.encode()
     return base64.b64encode(hmac.new(key, message, hashlib.sha256).digest()).decode()
 
 
