@@ -16,24 +16,32 @@ way Cognito does:
 - ``USER_AUTH`` offers ``PASSWORD``, ``PASSWORD_SRP`` and (for users with an
   email) ``EMAIL_OTP``, whose codes tests read with :meth:`AuthServer.email_code`.
 
-Once a password (or code) is proved, moto takes over: it issues the tokens or
-the next challenge (MFA, a new password), so those behave as before.
+Once a password is proved, the handlers this one wraps (``_idp.py``, then
+moto) take over: they issue the tokens or the next challenge (MFA, a new
+password), so those behave as before. Tokens this module issues itself (a code,
+device SRP skipping MFA) are signed by the same ``IdpState``.
+
+:meth:`AuthServer.install` puts the handlers in LocalCognito's dispatch table,
+wrapping ``InitiateAuth`` and ``RespondToAuthChallenge`` and adding
+``ConfirmDevice``, ``UpdateDeviceStatus`` and ``ForgetDevice``.
 """
 
 from __future__ import annotations
 
 import base64
 import hmac
-import json
 import re
 import secrets
 import threading
 import uuid
+from collections.abc import Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from keybearer._protocol import srp
-from keybearer._protocol.cognito_idp import secret_hash
+from keybearer.testing._dispatch import Call, CognitoError, Handler, Moto, Reply
+from keybearer.testing._state import ClientView, IdpState
 
 _MFA = ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
 _TIMESTAMP = re.compile(
@@ -41,16 +49,6 @@ _TIMESTAMP = re.compile(
     r"[1-9]\d? \d\d:\d\d:\d\d UTC \d{4}$"
 )
 _WRONG = "Incorrect username or password."
-
-Answer = tuple[int, str | None, bytes]
-"""HTTP status, ``x-amzn-ErrorType`` (None for success), JSON body."""
-
-
-class _Refused(Exception):
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
 
 
 @dataclass
@@ -89,15 +87,19 @@ class _Tracking:
     prompt_user: bool
 
 
-def _backend() -> Any:
-    from moto.cognitoidp.models import cognitoidp_backends
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-
-    return cognitoidp_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
+def _ok(document: dict[str, Any]) -> Reply:
+    return Reply.json(document)
 
 
-def _ok(document: dict[str, Any]) -> Answer:
-    return 200, None, json.dumps(document).encode()
+@contextmanager
+def _moto_errors() -> Iterator[None]:
+    """moto's own refusals (no such user, ...) in Cognito's wire format."""
+    from moto.core.exceptions import JsonRESTError  # moto loads only once a server runs
+
+    try:
+        yield
+    except JsonRESTError as error:
+        raise CognitoError(error.error_type, error.message, int(error.code)) from None
 
 
 def _mask(email: str) -> str:
@@ -108,8 +110,9 @@ def _mask(email: str) -> str:
 class AuthServer:
     """Cognito's SRP, device and USER_AUTH logic for one :class:`LocalCognito`."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, state: IdpState) -> None:
+        self._state = state
+        self._lock = threading.RLock()
         self._verifiers: dict[tuple[str, str, str], tuple[str, int]] = {}
         self._exchanges: dict[str, _Exchange] = {}
         self._pending: dict[str, tuple[dict[str, Any], _Exchange]] = {}
@@ -149,103 +152,101 @@ class AuthServer:
                 if d.pool_id == pool_id and d.username == username and d.confirmed
             ]
 
-    # -- dispatch --
+    # -- the dispatch table --
 
-    def handle(self, operation: str, body: bytes) -> Answer | None:
-        """Answer ``operation`` here, or ``None`` to let moto answer it."""
-        try:
-            document = json.loads(body)
-        except ValueError:
-            return None
-        if not isinstance(document, dict):
-            return None
-        from moto.core.exceptions import JsonRESTError  # moto loads only once a server runs
+    def install(self, table: MutableMapping[str, Handler]) -> None:
+        """Wrap InitiateAuth and RespondToAuthChallenge in ``table``; add the device calls."""
+        table["InitiateAuth"] = self._guarded(self._initiate, table["InitiateAuth"])
+        table["RespondToAuthChallenge"] = self._guarded(
+            self._respond, table["RespondToAuthChallenge"]
+        )
+        table["ConfirmDevice"] = self._device_call(self._confirm_device)
+        table["UpdateDeviceStatus"] = self._device_call(self._update_device)
+        table["ForgetDevice"] = self._device_call(self._forget_device)
 
-        try:
-            with self._lock:
-                return self._dispatch(operation, document)
-        except _Refused as refusal:
-            payload = {"__type": refusal.error_type, "message": refusal.message}
-            return 400, refusal.error_type, json.dumps(payload).encode()
-        except JsonRESTError as error:
-            return int(error.code), error.error_type, error.description.encode()
+    def _device_call(self, handler: Callable[[dict[str, Any]], Reply]) -> Handler:
+        def handle(call: Call, moto: Moto) -> Reply:
+            with self._lock, _moto_errors():
+                return handler(call.json())
 
-    def _dispatch(self, operation: str, doc: dict[str, Any]) -> Answer | None:
-        if operation == "InitiateAuth":
-            flow = doc.get("AuthFlow")
-            if flow == "USER_SRP_AUTH":
-                return self._srp_start(doc, doc.get("AuthParameters") or {})
-            if flow == "USER_AUTH":
-                return self._user_auth(doc)
-            if flow == "USER_PASSWORD_AUTH" and self._tracks(doc.get("ClientId")):
-                params = doc.get("AuthParameters") or {}
-                pool, client = self._client(doc)
-                self._known_device(pool.id, params.get("DEVICE_KEY"))
-                result = _backend().initiate_auth(client.id, "USER_PASSWORD_AUTH", params)
-                user = _backend().admin_get_user(pool.id, params.get("USERNAME"))
-                return _ok(self._after_primary(pool, client, user.username, result, params))
-            return None
-        if operation == "RespondToAuthChallenge":
-            name = doc.get("ChallengeName")
-            responses = doc.get("ChallengeResponses") or {}
-            if name == "PASSWORD_VERIFIER":
-                return self._password_verifier(doc, responses)
-            if name == "DEVICE_SRP_AUTH":
-                return self._device_srp(doc, responses)
-            if name == "DEVICE_PASSWORD_VERIFIER":
-                return self._device_verifier(doc, responses)
-            if name == "SELECT_CHALLENGE":
-                return self._select(doc, responses)
-            if name == "EMAIL_OTP":
-                return self._email_otp_answer(doc, responses)
-            if name in _MFA and self._tracks(doc.get("ClientId")):
-                pool, client = self._client(doc)
-                result = _backend().respond_to_auth_challenge(
-                    doc.get("Session"), client.id, name, responses
-                )
-                return _ok(
-                    self._new_device(pool, str(responses.get("USERNAME")), result, responses)
-                )
-            return None
-        if operation == "ConfirmDevice":
-            return self._confirm_device(doc)
-        if operation == "UpdateDeviceStatus":
-            return self._update_device(doc)
-        if operation == "ForgetDevice":
-            return self._forget_device(doc)
-        return None
+        return handle
+
+    def _guarded(
+        self, handler: Callable[[Call, Moto, Handler], Reply], previous: Handler
+    ) -> Handler:
+        def handle(call: Call, moto: Moto) -> Reply:
+            with self._lock, _moto_errors():
+                return handler(call, moto, previous)
+
+        return handle
+
+    def _initiate(self, call: Call, moto: Moto, previous: Handler) -> Reply:
+        doc = call.json()
+        flow = doc.get("AuthFlow")
+        if flow not in ("USER_SRP_AUTH", "USER_AUTH", "USER_PASSWORD_AUTH"):
+            return previous(call, moto)
+        pool, client = self._client(doc)
+        self._state.require_flow(client, str(flow))
+        params = doc.get("AuthParameters") or {}
+        if flow == "USER_SRP_AUTH":
+            return self._srp_start(pool, client, params)
+        if flow == "USER_AUTH":
+            return self._user_auth(pool, client, params)
+        if pool.id not in self._tracking:
+            return previous(call, moto)
+        self._known_device(pool.id, params.get("DEVICE_KEY"))
+        reply = previous(call, moto)
+        document = reply.document()
+        if reply.status != 200 or not isinstance(document, dict):
+            return reply
+        username = self._state.internal_username(pool, str(params.get("USERNAME")))
+        return _ok(self._after_primary(pool, client, username, document, params))
+
+    def _respond(self, call: Call, moto: Moto, previous: Handler) -> Reply:
+        doc = call.json()
+        name = doc.get("ChallengeName")
+        responses = doc.get("ChallengeResponses") or {}
+        if name == "PASSWORD_VERIFIER":
+            return self._password_verifier(call, moto, previous, responses)
+        if name == "DEVICE_SRP_AUTH":
+            return self._device_srp(doc, responses)
+        if name == "DEVICE_PASSWORD_VERIFIER":
+            return self._device_verifier(doc, responses)
+        if name == "SELECT_CHALLENGE":
+            return self._select(doc, responses)
+        if name == "EMAIL_OTP":
+            return self._email_otp_answer(doc, responses)
+        pool, _ = self._client(doc)
+        if name in _MFA and pool.id in self._tracking:
+            reply = previous(call, moto)
+            document = reply.document()
+            if reply.status != 200 or not isinstance(document, dict):
+                return reply
+            username = self._state.internal_username(pool, str(responses.get("USERNAME")))
+            return _ok(self._new_device(pool, username, document, responses))
+        return previous(call, moto)
 
     # -- lookups --
 
-    def _client(self, doc: dict[str, Any]) -> tuple[Any, Any]:
-        client_id = doc.get("ClientId")
-        for pool in _backend().user_pools.values():
-            client = pool.clients.get(client_id)
-            if client is not None:
-                return pool, client
-        raise _Refused("ResourceNotFoundException", "User pool client does not exist.")
+    def _client(self, doc: dict[str, Any]) -> tuple[Any, ClientView]:
+        pool, client = self._state.find_client(doc.get("ClientId"))
+        return pool, client
 
-    def _tracks(self, client_id: object) -> bool:
-        for pool in _backend().user_pools.values():
-            if client_id in pool.clients:
-                return pool.id in self._tracking
-        return False
-
-    def _check_secret_hash(self, client: Any, username: str, given: object) -> None:
-        if not client.generate_secret:
-            return
-        expected = secret_hash(username, client.id, client.secret)
-        if not isinstance(given, str) or not hmac.compare_digest(expected, given):
-            raise _Refused(
-                "NotAuthorizedException", f"Client {client.id} cannot be authenticated: secret hash"
-            )
+    def _tokens(self, pool: Any, client: ClientView, username: str) -> dict[str, Any]:
+        """A fresh sign-in's tokens, signed like every other LocalCognito sign-in."""
+        origin, now = str(uuid.uuid4()), int(self._state.clock())
+        result = self._state.user_tokens(pool, client, username, origin_jti=origin, auth_time=now)
+        result["RefreshToken"] = self._state.new_refresh_token(
+            pool, client, username, origin_jti=origin, auth_time=now
+        )
+        return {"AuthenticationResult": result, "ChallengeParameters": {}}
 
     def _user(self, pool: Any, username: object) -> Any:
         if not isinstance(username, str) or not username:
-            raise _Refused("InvalidParameterException", "Missing required parameter USERNAME")
-        user = _backend().admin_get_user(pool.id, username)
+            raise CognitoError("InvalidParameterException", "Missing required parameter USERNAME")
+        user = self._state.backend().admin_get_user(pool.id, username)
         if not user.enabled:
-            raise _Refused("NotAuthorizedException", "User is disabled.")
+            raise CognitoError("NotAuthorizedException", "User is disabled.")
         return user
 
     def _known_device(self, pool_id: str, device_key: object) -> _Device | None:
@@ -253,7 +254,7 @@ class AuthServer:
             return None
         device = self._devices.get((pool_id, str(device_key)))
         if device is None:
-            raise _Refused("ResourceNotFoundException", "Device does not exist.")
+            raise CognitoError("ResourceNotFoundException", "Device does not exist.")
         return device
 
     def _verifier(self, pool: Any, user: Any) -> tuple[str, int]:
@@ -269,7 +270,7 @@ class AuthServer:
 
     def _exchange(self, base: _Exchange, salt_hex: str, username: str) -> dict[str, Any]:
         if base.big_a % srp.N == 0:
-            raise _Refused("InvalidParameterException", "SRP_A is invalid")
+            raise CognitoError("InvalidParameterException", "SRP_A is invalid")
         block = base64.b64encode(secrets.token_bytes(64)).decode()
         self._exchanges[block] = base
         return {
@@ -286,7 +287,7 @@ class AuthServer:
         try:
             big_a = int(str(a_hex), 16)
         except ValueError:
-            raise _Refused("InvalidParameterException", "SRP_A is not hex") from None
+            raise CognitoError("InvalidParameterException", "SRP_A is not hex") from None
         small_b = secrets.randbits(1024)
         big_b = (srp.K * v + pow(srp.G, small_b, srp.N)) % srp.N
         return _Exchange(pool.id, client.id, username, prefix, identity, big_a, small_b, big_b, v)
@@ -296,7 +297,7 @@ class AuthServer:
         block = responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
         exchange = self._exchanges.pop(str(block), None)
         if exchange is None:
-            raise _Refused("NotAuthorizedException", "Invalid session for the user.")
+            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
         stamp = responses.get("TIMESTAMP")
         signature = responses.get("PASSWORD_CLAIM_SIGNATURE")
         if (
@@ -304,19 +305,18 @@ class AuthServer:
             or not _TIMESTAMP.match(stamp)
             or not isinstance(signature, str)
         ):
-            raise _Refused("NotAuthorizedException", _WRONG)
+            raise CognitoError("NotAuthorizedException", _WRONG)
         u = srp.scramble(exchange.big_a, exchange.big_b)
         shared = pow(exchange.big_a * pow(exchange.verifier, u, srp.N), exchange.small_b, srp.N)
         key = srp.session_key(shared, u)
         expected = srp.claim_signature(key, exchange.prefix, exchange.identity, str(block), stamp)
         if not hmac.compare_digest(expected, signature):
-            raise _Refused("NotAuthorizedException", _WRONG)
+            raise CognitoError("NotAuthorizedException", _WRONG)
         return exchange
 
-    def _srp_start(self, doc: dict[str, Any], params: dict[str, Any]) -> Answer:
-        pool, client = self._client(doc)
+    def _srp_start(self, pool: Any, client: ClientView, params: dict[str, Any]) -> Reply:
         username = params.get("USERNAME")
-        self._check_secret_hash(client, str(username), params.get("SECRET_HASH"))
+        self._state.check_secret_hash(client, str(username), params.get("SECRET_HASH"))
         user = self._user(pool, username)
         device = self._known_device(pool.id, params.get("DEVICE_KEY"))
         salt, v = self._verifier(pool, user)
@@ -334,30 +334,38 @@ class AuthServer:
             }
         )
 
-    def _password_verifier(self, doc: dict[str, Any], responses: dict[str, Any]) -> Answer:
+    def _password_verifier(
+        self, call: Call, moto: Moto, previous: Handler, responses: dict[str, Any]
+    ) -> Reply:
+        doc = call.json()
         pool, client = self._client(doc)
         exchange = self._prove(responses)
         if exchange.client_id != client.id:
-            raise _Refused("NotAuthorizedException", _WRONG)
-        self._check_secret_hash(
-            client, str(responses.get("USERNAME")), responses.get("SECRET_HASH")
-        )
-        # moto finds its own session by the secret block on PASSWORD_VERIFIER.
+            raise CognitoError("NotAuthorizedException", _WRONG)
+        # Proved: the wrapped handler checks SECRET_HASH and moto goes on (MFA, a new
+        # password, tokens); moto finds its session by the secret block here.
         block = str(responses["PASSWORD_CLAIM_SECRET_BLOCK"])
-        backend = _backend()
-        backend.sessions[block] = (exchange.username, pool)
-        result = backend.respond_to_auth_challenge(
-            block, client.id, "PASSWORD_VERIFIER", {**responses, "USERNAME": exchange.username}
-        )
+        self._state.backend().sessions[block] = (exchange.username, pool)
+        reply = previous(call, moto)
+        document = reply.document()
+        if reply.status != 200 or not isinstance(document, dict):
+            return reply
         device_key = responses.get("DEVICE_KEY") or exchange.device_key
         return _ok(
-            self._after_primary(pool, client, exchange.username, result, {"DEVICE_KEY": device_key})
+            self._after_primary(
+                pool, client, exchange.username, document, {"DEVICE_KEY": device_key}
+            )
         )
 
     # -- devices --
 
     def _after_primary(
-        self, pool: Any, client: Any, username: str, result: dict[str, Any], params: dict[str, Any]
+        self,
+        pool: Any,
+        client: ClientView,
+        username: str,
+        result: dict[str, Any],
+        params: dict[str, Any],
     ) -> dict[str, Any]:
         """After the password: ask for device SRP if a remembered device was named."""
         key = params.get("DEVICE_KEY")
@@ -396,7 +404,7 @@ class AuthServer:
         tokens["NewDeviceMetadata"] = {"DeviceKey": key, "DeviceGroupKey": group}
         return result
 
-    def _device_srp(self, doc: dict[str, Any], responses: dict[str, Any]) -> Answer:
+    def _device_srp(self, doc: dict[str, Any], responses: dict[str, Any]) -> Reply:
         pool, client = self._client(doc)
         session = doc.get("Session")
         if session is None:
@@ -405,11 +413,11 @@ class AuthServer:
             session = next((s for s, (_, p) in self._pending.items() if p.device_key == key), None)
         pending = self._pending.pop(str(session), None)
         if pending is None:
-            raise _Refused("NotAuthorizedException", "Invalid session for the user.")
+            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
         result, placeholder = pending
         device = self._known_device(pool.id, responses.get("DEVICE_KEY"))
         if device is None or device.key != placeholder.device_key:
-            raise _Refused("NotAuthorizedException", "Invalid device key given.")
+            raise CognitoError("NotAuthorizedException", "Invalid device key given.")
         exchange = self._new_exchange(
             pool,
             client,
@@ -431,31 +439,30 @@ class AuthServer:
             }
         )
 
-    def _device_verifier(self, doc: dict[str, Any], responses: dict[str, Any]) -> Answer:
+    def _device_verifier(self, doc: dict[str, Any], responses: dict[str, Any]) -> Reply:
         pool, client = self._client(doc)
         exchange = self._prove(responses)
         result = exchange.pending or {}
         if result.get("ChallengeName") in _MFA and self._tracking[pool.id].skip_mfa:
-            backend = _backend()
-            backend.sessions.pop(result.get("Session"), None)
-            result = backend._log_user_in(pool, client, exchange.username)
+            self._state.backend().sessions.pop(result.get("Session"), None)
+            result = self._tokens(pool, client, exchange.username)
         return _ok(result)
 
     def _user_for_token(self, doc: dict[str, Any]) -> tuple[Any, str]:
         token = doc.get("AccessToken")
-        for pool in _backend().user_pools.values():
+        for pool in self._state.backend().user_pools.values():
             owner = pool.access_tokens.get(token)
             if owner is not None:
                 return pool, owner[1]
-        raise _Refused("NotAuthorizedException", "Invalid Access Token")
+        raise CognitoError("NotAuthorizedException", "Invalid Access Token")
 
     def _own_device(self, pool: Any, username: str, key: object) -> _Device:
         device = self._devices.get((pool.id, str(key)))
         if device is None or device.username != username:
-            raise _Refused("ResourceNotFoundException", "Device does not exist.")
+            raise CognitoError("ResourceNotFoundException", "Device does not exist.")
         return device
 
-    def _confirm_device(self, doc: dict[str, Any]) -> Answer:
+    def _confirm_device(self, doc: dict[str, Any]) -> Reply:
         pool, username = self._user_for_token(doc)
         device = self._own_device(pool, username, doc.get("DeviceKey"))
         config = doc.get("DeviceSecretVerifierConfig") or {}
@@ -463,7 +470,7 @@ class AuthServer:
             verifier = int.from_bytes(base64.b64decode(config["PasswordVerifier"]), "big")
             salt = base64.b64decode(config["Salt"]).hex()
         except (KeyError, TypeError, ValueError):
-            raise _Refused(
+            raise CognitoError(
                 "InvalidParameterException", "DeviceSecretVerifierConfig is invalid"
             ) from None
         device.verifier, device.salt_hex, device.confirmed = verifier, salt, True
@@ -472,16 +479,16 @@ class AuthServer:
         device.remembered = not prompt
         return _ok({"UserConfirmationNecessary": prompt})
 
-    def _update_device(self, doc: dict[str, Any]) -> Answer:
+    def _update_device(self, doc: dict[str, Any]) -> Reply:
         pool, username = self._user_for_token(doc)
         device = self._own_device(pool, username, doc.get("DeviceKey"))
         status = doc.get("DeviceRememberedStatus")
         if status not in ("remembered", "not_remembered"):
-            raise _Refused("InvalidParameterException", "DeviceRememberedStatus is invalid")
+            raise CognitoError("InvalidParameterException", "DeviceRememberedStatus is invalid")
         device.remembered = status == "remembered"
         return _ok({})
 
-    def _forget_device(self, doc: dict[str, Any]) -> Answer:
+    def _forget_device(self, doc: dict[str, Any]) -> Reply:
         pool, username = self._user_for_token(doc)
         device = self._own_device(pool, username, doc.get("DeviceKey"))
         del self._devices[(pool.id, device.key)]
@@ -502,11 +509,9 @@ class AuthServer:
                 return str(attribute.get("Value"))
         return None
 
-    def _user_auth(self, doc: dict[str, Any]) -> Answer:
-        pool, client = self._client(doc)
-        params = doc.get("AuthParameters") or {}
+    def _user_auth(self, pool: Any, client: ClientView, params: dict[str, Any]) -> Reply:
         username = params.get("USERNAME")
-        self._check_secret_hash(client, str(username), params.get("SECRET_HASH"))
+        self._state.check_secret_hash(client, str(username), params.get("SECRET_HASH"))
         user = self._user(pool, username)
         self._known_device(pool.id, params.get("DEVICE_KEY"))
         preferred = params.get("PREFERRED_CHALLENGE")
@@ -525,8 +530,14 @@ class AuthServer:
         )
 
     def _start_choice(
-        self, pool: Any, client: Any, user: Any, choice: str, params: dict[str, Any], typed: str
-    ) -> Answer:
+        self,
+        pool: Any,
+        client: ClientView,
+        user: Any,
+        choice: str,
+        params: dict[str, Any],
+        typed: str,
+    ) -> Reply:
         if choice == "EMAIL_OTP":
             code = f"{secrets.randbelow(10**8):08d}"
             session = str(uuid.uuid4())
@@ -545,41 +556,39 @@ class AuthServer:
                 }
             )
         if choice == "PASSWORD_SRP":
-            return self._srp_start({"ClientId": client.id}, {**params, "USERNAME": user.username})
+            return self._srp_start(pool, client, {**params, "USERNAME": user.username})
         password = params.get("PASSWORD")
         if not isinstance(password, str) or not hmac.compare_digest(
             password.encode(), str(user.password).encode()
         ):
-            raise _Refused("NotAuthorizedException", _WRONG)
-        result = _backend()._log_user_in(pool, client, user.username)
+            raise CognitoError("NotAuthorizedException", _WRONG)
+        result = self._tokens(pool, client, user.username)
         return _ok(self._after_primary(pool, client, user.username, result, params))
 
-    def _select(self, doc: dict[str, Any], responses: dict[str, Any]) -> Answer:
+    def _select(self, doc: dict[str, Any], responses: dict[str, Any]) -> Reply:
         pool, client = self._client(doc)
         choice = self._choices.pop(str(doc.get("Session")), None)
         if choice is None or choice[1] != client.id:
-            raise _Refused("NotAuthorizedException", "Invalid session for the user.")
-        self._check_secret_hash(
-            client, str(responses.get("USERNAME")), responses.get("SECRET_HASH")
-        )
+            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
+        self._state.check_secret_hash(client, choice[2], responses.get("SECRET_HASH"))
         user = self._user(pool, choice[2])
         answer = responses.get("ANSWER")
         if answer not in self._options(user):
-            raise _Refused("InvalidParameterException", f"{answer} is not an available challenge")
+            raise CognitoError(
+                "InvalidParameterException", f"{answer} is not an available challenge"
+            )
         return self._start_choice(pool, client, user, str(answer), responses, user.username)
 
-    def _email_otp_answer(self, doc: dict[str, Any], responses: dict[str, Any]) -> Answer:
+    def _email_otp_answer(self, doc: dict[str, Any], responses: dict[str, Any]) -> Reply:
         pool, client = self._client(doc)
         session = str(doc.get("Session"))
         pending = self._codes.get(session)
         if pending is None or pending[1] != client.id:
-            raise _Refused("NotAuthorizedException", "Invalid session for the user.")
-        self._check_secret_hash(
-            client, str(responses.get("USERNAME")), responses.get("SECRET_HASH")
-        )
+            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
+        self._state.check_secret_hash(client, pending[2], responses.get("SECRET_HASH"))
         code = responses.get("EMAIL_OTP_CODE")
         if not isinstance(code, str) or not hmac.compare_digest(code, pending[3]):
-            raise _Refused("CodeMismatchException", "Invalid code or auth state for the user.")
+            raise CognitoError("CodeMismatchException", "Invalid code or auth state for the user.")
         del self._codes[session]
-        result = _backend()._log_user_in(pool, client, pending[2])
+        result = self._tokens(pool, client, pending[2])
         return _ok(self._new_device(pool, pending[2], result, responses))
