@@ -349,7 +349,7 @@ def test_no_device_secret_or_password_in_the_logs(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     name = _user(cognito, device_pool)
-    with caplog.at_level(logging.DEBUG):
+    with caplog.at_level(logging.DEBUG, logger="keybearer"):
         client = device_client(remember_device=True)
         client.login_password(name, PASSWORD)
         (entry,) = device_client.device_entries().values()
