@@ -44,8 +44,7 @@ class Remembered:
     def settle(self, step: Step, login_name: str) -> TokenSet | Challenge:
         """Store or drop the device as ``step`` says; return its result."""
         if step.device_gone:
-            logger.info("Cognito no longer knows the remembered device; its secret is dropped")
-            self._drop(None, login_name)
+            self.drop(login_name)
         if step.new_device is not None and isinstance(step.result, TokenSet):
             save_device(self._store, self._key, step.new_device, login_name, step.result.username)
             logger.info("this device is now remembered for %s", step.result.username)
@@ -56,6 +55,11 @@ class Remembered:
         if tokens is None or not tokens.username:
             return None
         return load_device(self._store, self._key, tokens.username)
+
+    def drop(self, login_name: str) -> None:
+        """Drop the device secret of ``login_name``: Cognito no longer knows the device."""
+        logger.info("Cognito no longer knows the remembered device; its secret is dropped")
+        self._drop(None, login_name)
 
     def _drop(self, secret: DeviceSecret | None, *names: str | None) -> None:
         try:
