@@ -40,6 +40,7 @@ FIGURES: dict[int, str] = {
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
     9: "keybearer token start-up, fresh token",
+    10: "SRP sign-in maths on the client vs pycognito",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -49,6 +50,7 @@ REQUIRES = {
     3: ("moto", "keybearer[testing]"),
     8: ("moto", "keybearer[testing]"),
     5: ("keyrings.alt", "keyrings.alt"),
+    9: ("pycognito", "pycognito"),
 }
 
 PACKAGES = (
@@ -65,6 +67,7 @@ PACKAGES = (
     "PyJWT",
     "joserfc",
     "msal",
+    "pycognito",
 )
 
 
@@ -109,6 +112,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         memory,
         per_request,
         single_flight,
+        srp,
         token_store,
         verification,
     )
@@ -123,6 +127,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         7: token_store.run,
         8: memory.run,
         9: cli_token.run,
+        10: srp.run,
     }[figure]
 
 

@@ -18,6 +18,7 @@ from keybearer._config import (
     ClientConfig,
     CognitoConfig,
     OidcConfig,
+    PasswordFlow,
     Send,
     as_tuple,
     secret,
@@ -102,6 +103,8 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         idp_url: str | None = None,
         issuer: str | None = None,
         jwks_url: str | None = None,
+        password_flow: PasswordFlow = "user_password",
+        remember_device: bool = False,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for one Cognito user pool app client.
@@ -136,6 +139,13 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
             issuer: the ``iss`` the pool's tokens carry; by default Cognito's
                 ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
             jwks_url: the pool's JWKS; by default under the issuer.
+            password_flow: how :meth:`login_password` proves the password:
+                ``"user_password"`` sends it (USER_PASSWORD_AUTH); ``"srp"`` proves
+                it without sending it (USER_SRP_AUTH, what app clients made with
+                the console's defaults allow).
+            remember_device: confirm the device Cognito hands out at sign-in and
+                prove it on later sign-ins, so a pool that skips MFA on remembered
+                devices asks for no code; its secret stays in ``store``.
             clock: a ``time.time`` stand-in, for tests.
         """
         config = validated(
@@ -160,6 +170,8 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
                 idp_url=idp_url or "",
                 issuer=issuer or "",
                 jwks_url=jwks_url or "",
+                password_flow=password_flow,
+                remember_device=remember_device,
             )
         )
         return cls(config, store=store, clock=clock)
@@ -275,7 +287,7 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         """Async :meth:`refresh`."""
         return await self._session.arefresh(seen=None, rejected=False)
 
-    def logout(self, *, global_: bool = False) -> bool:
+    def logout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Revoke the session at the provider and forget the tokens here.
 
         Password sign-ins are revoked with Cognito's ``RevokeToken``; browser
@@ -284,7 +296,8 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         tokens are wiped even when the provider cannot be reached; the return
         value says whether the revocation succeeded (a warning is logged when
         it did not). To end the hosted UI's browser session as well, send the
-        browser to :meth:`logout_url`.
+        browser to :meth:`logout_url`. A remembered device stays remembered
+        unless ``forget_device=True`` (see :meth:`forget_device`).
 
         It holds the same cross-process lock as a refresh and reads the store
         again first, so it revokes the newest refresh token even if another
@@ -295,11 +308,13 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
                 (a keyring that refused): this process is signed out, the
                 next one would not be.
         """
+        if forget_device:
+            self._forget_device_quietly()
         return sign_out(self._session, everywhere=global_)
 
-    async def alogout(self, *, global_: bool = False) -> bool:
+    async def alogout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Async :meth:`logout` (the same steps, in a worker thread)."""
-        return await asyncio.to_thread(self.logout, global_=global_)
+        return await asyncio.to_thread(self.logout, global_=global_, forget_device=forget_device)
 
     # -- calling the API --
 

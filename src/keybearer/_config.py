@@ -22,6 +22,7 @@ _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
+PasswordFlow = Literal["user_password", "srp"]
 
 
 class ClientConfig(BaseModel):
@@ -109,6 +110,11 @@ class CognitoConfig(ClientConfig):
     domain: str | None = None
     """The hosted UI's domain (``myapp.auth.us-east-1.amazoncognito.com``, a
     custom domain, or a full URL)."""
+    # -- password sign-in (issue 13: SRP and remembered devices) --
+    password_flow: PasswordFlow = "user_password"
+    """``"user_password"`` (USER_PASSWORD_AUTH) or ``"srp"`` (USER_SRP_AUTH)."""
+    remember_device: bool = False
+    """Confirm the device Cognito hands out, so later sign-ins can skip MFA."""
 
     @model_validator(mode="before")
     @classmethod
