@@ -20,7 +20,7 @@ from keyrings.alt.file import PlaintextKeyring
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi, User
 
 # The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py.
-pytest_plugins = ["support", "oidc_fixtures"]
+pytest_plugins = ["support", "oidc_fixtures", "redis_peer"]
 
 #: The scope a route may require in tests; no token from InitiateAuth has it.
 ADMIN_SCOPE = "https://api.example.test/admin"

@@ -16,7 +16,7 @@ import httpx
 
 from keybearer._auth import KeybearerAuth
 from keybearer._challenges import Challenge, MfaSetup, _Answers
-from keybearer._config import ClientConfig, CognitoConfig, OidcConfig, Send, build_config
+from keybearer._config import ClientConfig, CognitoConfig, Grant, OidcConfig, Send, build_config
 from keybearer._io.hosts import HostAllowList
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol import Flow, oauth
@@ -39,6 +39,7 @@ from keybearer.errors import (
     StateMismatchError,
 )
 from keybearer.stores._base import TokenStore
+from keybearer.stores.redis import RedisStore
 
 logger = logging.getLogger("keybearer")
 
@@ -68,6 +69,9 @@ class OAuthClient:
             from keybearer.stores.keyring import KeyringStore
 
             store = KeyringStore()
+        if isinstance(store, RedisStore):  # [m2m] seals with the app client secret
+            secret = config.client_secret.get_secret_value() if config.client_secret else None
+            store = store.sealed_with(secret)
         self._config = config
         self._store = store
         self._session = Session(config, cache_for(store, config.store_key), clock or time.time)
@@ -83,10 +87,10 @@ class OAuthClient:
         client_secret: str | None = None,
         *,
         domain: str | None = None,
-        scopes: Iterable[str] = ("openid",),
+        scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         logout_uri: str | None = None,
-        send: Send = "id",
+        send: Send | None = None,
         scheme: str | None = "Bearer",
         api_hosts: Iterable[str] = (),
         store: TokenStore | None = None,
@@ -99,6 +103,7 @@ class OAuthClient:
         idp_url: str | None = None,
         issuer: str | None = None,
         jwks_url: str | None = None,
+        grant: Grant | None = None,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for one Cognito user pool app client.
@@ -106,16 +111,20 @@ class OAuthClient:
         Args:
             user_pool_id: e.g. ``"us-east-1_AbCdEf123"``; the region comes from it.
             client_id: the app client id.
-            client_secret: the app client secret, for confidential app clients.
+            client_secret: the app client secret, for confidential app clients. With
+                ``grant="client_credentials"`` it defaults to ``KEYBEARER_CLIENT_SECRET``.
             domain: the hosted UI domain (``myapp.auth.us-east-1.amazoncognito.com``
                 or a custom domain), needed for browser sign-in.
-            scopes: scopes to ask the hosted UI for (``openid`` for an ID token;
-                ``<resource server>/<scope>`` for API methods with OAuth scopes).
+            scopes: scopes to ask the hosted UI for (default ``openid``, for an ID
+                token; ``<resource server>/<scope>`` for API methods with OAuth
+                scopes). With client credentials: custom scopes only; default none,
+                which Cognito answers with every scope the app client allows.
             redirect_uri: the app client's registered callback, e.g.
                 ``http://localhost:8765/callback`` for browser sign-in.
             logout_uri: the registered sign-out URL, for :meth:`logout_url`.
             send: which token the API gets: ``"id"`` (a REST API Cognito authorizer
-                without OAuth scopes) or ``"access"`` (methods with OAuth scopes).
+                without OAuth scopes; the default) or ``"access"`` (methods with
+                OAuth scopes; the default and only token with client credentials).
             scheme: ``"Bearer"`` sends ``Authorization: Bearer <token>``; ``None``
                 sends the bare token.
             api_hosts: hosts that may receive the token, besides the ``base_url``
@@ -133,6 +142,10 @@ class OAuthClient:
             issuer: the ``iss`` the pool's tokens carry; by default Cognito's
                 ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
             jwks_url: the pool's JWKS; by default under the issuer.
+            grant: ``"client_credentials"`` for a service's own token (machine to
+                machine): no sign-in, the first request obtains a token and a new
+                one replaces it before expiry. Through ``/oauth2/token`` when
+                ``domain`` is set, else Cognito's ``GetClientToken``.
             clock: a ``time.time`` stand-in, for tests.
         """
         config: CognitoConfig = build_config(CognitoConfig, _settings(locals()))
@@ -145,10 +158,10 @@ class OAuthClient:
         client_id: str,
         client_secret: str | None = None,
         *,
-        scopes: Iterable[str] = ("openid",),
+        scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         logout_uri: str | None = None,
-        send: Send = "id",
+        send: Send | None = None,
         scheme: str | None = "Bearer",
         api_hosts: Iterable[str] = (),
         store: TokenStore | None = None,
@@ -156,13 +169,15 @@ class OAuthClient:
         token_auth: ClientAuth = "client_secret_basic",
         refresh_ahead: float = 120.0,
         timeout: float = 30.0,
+        grant: Grant | None = None,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for any OpenID Connect provider, configured by its discovery document.
 
         The document (``<issuer>/.well-known/openid-configuration``) is read on
         first need, once per client. The other arguments mean what they mean
-        for :meth:`cognito`.
+        for :meth:`cognito`; ``grant="client_credentials"`` uses the provider's
+        token endpoint.
         """
         config: OidcConfig = build_config(OidcConfig, _settings(locals()))
         return cls(config, store=store, clock=clock)
@@ -204,7 +219,12 @@ class OAuthClient:
 
     @property
     def tokens(self) -> TokenSet | None:
-        """The current tokens (read from the store on first use), or None."""
+        """The current tokens (read from the store on first use), or None.
+
+        With client credentials there is always a token: the first use obtains one.
+        """
+        if self._config.client_credentials:  # [m2m]
+            return self._session.tokens_for_request()
         return self._session.cache.load()
 
     def valid_tokens(self) -> TokenSet:
@@ -752,6 +772,9 @@ def _settings(arguments: dict[str, Any]) -> dict[str, Any]:
     the bare token". A lone string where a list belongs is one item.
     """
     values: dict[str, Any] = {}
+    if arguments.get("grant") == "client_credentials" and arguments.get("client_secret") is None:
+        # [m2m] a service's secret usually comes from its environment
+        arguments = {**arguments, "client_secret": os.environ.get("KEYBEARER_CLIENT_SECRET")}
     for name, value in arguments.items():
         if name in ("cls", "store", "clock") or (value is None and name != "scheme"):
             continue

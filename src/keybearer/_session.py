@@ -22,11 +22,12 @@ import httpx
 
 from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
 from keybearer._io.drive import run_async, run_sync
-from keybearer._protocol import Flow, oauth
+from keybearer._protocol import Flow, client_credentials, oauth
 from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
 from keybearer._token_cache import TokenCache
 from keybearer._tokens import TokenSet
 from keybearer.errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
+from keybearer.stores._base import ProcessLockingStore
 
 logger = logging.getLogger("keybearer")
 
@@ -36,6 +37,11 @@ T = TypeVar("T")
 # than any refresh can take (its timeout), so it only ends a true deadlock,
 # such as sync code run on the event loop thread while a task holds the lock.
 _LOCK_GRACE = 5.0
+
+# [m2m] What a client-credentials session holds before its first token: an
+# expired placeholder, so the first request takes the usual refresh path
+# (single-flight, store re-read under the lock) and obtains one.
+_NO_TOKEN_YET = TokenSet(access_token="none", expires_at=0.0, origin="client_credentials")
 
 
 async def _finish_even_if_cancelled(step: Awaitable[T]) -> T:
@@ -129,6 +135,8 @@ class Session:
         return tokens
 
     def _require(self, tokens: TokenSet | None) -> TokenSet:
+        if tokens is None and self.config.client_credentials:  # [m2m]
+            return _NO_TOKEN_YET
         if tokens is None:
             unreadable = self.cache.unreadable
             why = f"; the token store could not be read ({unreadable})" if unreadable else ""
@@ -172,6 +180,7 @@ class Session:
         # actually expires, not given up at the start of the refresh window.
         return (
             current.refresh_token is None
+            and current.origin != "client_credentials"  # [m2m] a new one is always at hand
             and seen is not None
             and not rejected
             and current.expires_at > self.clock()
@@ -284,6 +293,9 @@ class Session:
     def _file_lock(self) -> Any:
         """The cross-process lock for this store key, if the store names one."""
         lock = self.cache.file_lock
+        if lock is None and isinstance(self.cache.store, ProcessLockingStore):  # [m2m]
+            lock = self.cache.store.process_lock(self.cache.key)
+            self.cache.file_lock = lock
         if lock is None:
             lock_path = getattr(self.cache.store, "lock_path", None)
             if not callable(lock_path):
@@ -301,6 +313,15 @@ class Session:
         lock = self._file_lock()
         if lock is None:
             yield
+            return
+        if isinstance(self.cache.store, ProcessLockingStore):  # [m2m] the store's own lock
+            # Not taken in time (or the store's server is down): go on alone.
+            taken = lock.acquire(self.config.timeout + _LOCK_GRACE)
+            try:
+                yield
+            finally:
+                if taken:
+                    lock.release()
             return
         from filelock import Timeout
 
@@ -323,6 +344,9 @@ class Session:
         lock = await asyncio.to_thread(self._file_lock)
         if lock is None:
             return None
+        if isinstance(self.cache.store, ProcessLockingStore):  # [m2m] the store's own lock
+            taken = await lock.aacquire(self.config.timeout + _LOCK_GRACE)
+            return lock if taken else None
         from filelock import Timeout
 
         deadline = time.monotonic() + self.config.timeout + _LOCK_GRACE
@@ -369,6 +393,14 @@ class Session:
 
     def _refresh_flow(self, tokens: TokenSet) -> Flow[TokenSet]:
         """Refresh the way the session was obtained: token endpoint or cognito-idp."""
+        if self.config.client_credentials:  # [m2m] no refresh token: ask for a new one
+            if isinstance(self.config, CognitoConfig) and self.config.domain is None:
+                return (yield from client_credentials.get_client_token(self.config, self.clock))
+            endpoints = yield from self.endpoints_flow()
+            flow = client_credentials.token_endpoint(
+                endpoints, self.config.oauth_client, self.config.scopes, self.clock
+            )
+            return (yield from flow)
         if tokens.origin == "hosted_ui":
             endpoints = yield from self.endpoints_flow()
             client = self.config.oauth_client

@@ -43,3 +43,38 @@ class LockingStore(TokenStore, Protocol):
     """
 
     def lock_path(self, key: str) -> str: ...
+
+
+# [m2m] begin: a store that brings its own cross-process lock (RedisStore).
+class ProcessLock(Protocol):
+    """A lock shared by processes, with a lease or an owner check of its own."""
+
+    def acquire(self, timeout: float) -> bool:
+        """Take it within ``timeout`` seconds; False when that failed (go on without it)."""
+        ...
+
+    def release(self) -> None:
+        """Let go of it if held."""
+        ...
+
+    async def aacquire(self, timeout: float) -> bool:
+        """Async :meth:`acquire`, not blocking the event loop."""
+        ...
+
+    async def arelease(self) -> None:
+        """Async :meth:`release`."""
+        ...
+
+
+@runtime_checkable
+class ProcessLockingStore(TokenStore, Protocol):
+    """A store shared between processes that provides the lock for a key itself.
+
+    keybearer holds that lock across every token request for the key and
+    re-reads the store under it, as for :class:`LockingStore`.
+    """
+
+    def process_lock(self, key: str) -> ProcessLock: ...
+
+
+# [m2m] end
