@@ -23,9 +23,10 @@ from pytest_httpx import HTTPXMock
 import keybearer
 from cognito_shapes import CLIENT, IDP, POOL, SECRET, error, fake_jwt, target
 from keybearer import errors
-from keybearer.testing import ProtectedApi
+from keybearer.testing import AppClient, LocalCognito, ProtectedApi
 from peers.oidc_peer import OidcPeer, PeerClient
-from support import FakeClock
+from redis_peer import RedisServer
+from support import FakeClock, MakeClient, Person
 
 DOMAIN = "https://myapp.auth.us-east-1.amazoncognito.com"
 SCOPE = "https://api.example.com/pets.read"
@@ -375,3 +376,56 @@ def test_no_login_is_needed_and_none_is_offered(httpx_mock: HTTPXMock) -> None:
     assert client.tokens is not None
     assert httpx_mock.get_requests()[0].headers["X-Amz-Target"].endswith("GetClientToken")
     assert isinstance(client.auth, httpx.Auth)
+
+
+# -- RedisStore in one process: the async path and a person's session --
+
+
+async def test_tasks_through_redis_share_one_token_request(
+    oidc_clean: OidcPeer, redis_clean: RedisServer, api: ProtectedApi, clock: FakeClock
+) -> None:
+    store = keybearer.RedisStore(url=redis_clean.url, prefix="async:")
+    client = service(oidc_clean, clock, store=store)
+    results = await asyncio.gather(*(client.avalid_tokens() for _ in range(20)))
+    assert len({id(t) for t in results}) == 1
+    clock.advance(40)
+    async with client.async_http(base_url=api.url) as http:
+        statuses = await asyncio.gather(*(http.get("/pets") for _ in range(10)))
+    assert [r.status_code for r in statuses] == [200] * 10
+    assert issued(oidc_clean) == 2
+    # What Redis holds is the current token, sealed.
+    stored = store.sealed_with(oidc_clean.service_client.secret).load(client.config.store_key)
+    assert stored is not None
+    assert client.tokens is not None
+    assert client.tokens.access_token.get_secret_value() in stored
+    with redis_clean.client() as raw:
+        at_rest = raw.get("async:" + client.config.store_key)
+    assert at_rest is not None
+    assert client.tokens.access_token.get_secret_value().encode() not in at_rest
+    # The lock is not left behind.
+    with redis_clean.client() as raw:
+        assert raw.get("async:" + client.config.store_key + ":lock") is None
+
+
+def test_a_person_s_session_in_redis(
+    make_client: MakeClient,
+    secret_client: AppClient,
+    person: Person,
+    redis_clean: RedisServer,
+    clock: FakeClock,
+    cognito: LocalCognito,
+) -> None:
+    """RedisStore is a store like the others: a backend acting for one user uses it too."""
+    store = keybearer.RedisStore(url=redis_clean.url, prefix="person:")
+    client = make_client(secret_client, store=store)
+    first = client.login_password(person.username, person.password)
+    assert isinstance(first, keybearer.TokenSet)
+    cognito.reset_counts()
+    clock.advance(3600)
+    renewed = client.valid_tokens()
+    assert renewed.access_token != first.access_token
+    assert renewed.refresh_token == first.refresh_token
+    assert cognito.calls["InitiateAuth:REFRESH_TOKEN_AUTH"] == 1
+    client.logout()
+    with redis_clean.client() as raw:
+        assert raw.keys("person:*") == []
