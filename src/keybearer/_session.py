@@ -292,10 +292,10 @@ class Session:
 
     def _file_lock(self) -> Any:
         """The cross-process lock for this store key, if the store names one."""
+        if isinstance(self.cache.store, ProcessLockingStore):  # [m2m]
+            # A new one each time: a lock object holds one acquisition.
+            return self.cache.store.process_lock(self.cache.key)
         lock = self.cache.file_lock
-        if lock is None and isinstance(self.cache.store, ProcessLockingStore):  # [m2m]
-            lock = self.cache.store.process_lock(self.cache.key)
-            self.cache.file_lock = lock
         if lock is None:
             lock_path = getattr(self.cache.store, "lock_path", None)
             if not callable(lock_path):

@@ -3,10 +3,10 @@
 Values are sealed with AES-GCM under a key derived (HKDF-SHA256) from the app
 client's secret, so someone who can only read Redis gets nothing usable. The
 lock is a Redis key with a lease (``SET NX PX``): a holder that dies frees it
-when the lease runs out. Every Redis fault is survivable: a read that fails
-means "no token here", a write that fails leaves the token in this process's
-memory, a lock that cannot be taken lets the caller go on alone; each kind of
-fault is logged at most once a minute.
+when the lease runs out. Every Redis fault is survivable: a read or a write
+that fails raises StoreError, which keybearer turns into "use a token of this
+process's own" (with a warning), and a lock that cannot be taken lets the
+caller go on alone (a warning at most once a minute).
 """
 
 from __future__ import annotations
@@ -261,19 +261,18 @@ class RedisStore:
         return self._key
 
     def load(self, key: str) -> str | None:
-        """The value saved under ``key``; None if absent, unreadable or not sealed by us."""
+        """The value saved under ``key``; None if absent or not sealed with this secret.
+
+        Raises StoreError when Redis cannot be read: "unreadable" is not
+        "absent", and keybearer reads a store that failed again next time.
+        """
         import redis  # lazy: see __init__
 
         sealing_key = self._sealing_key()
         try:
             raw = self.client.get(self._name(key))
         except redis.RedisError as exc:
-            self._warnings.warn(
-                "read",
-                "Redis could not be read (%s); using a per-process token for now",
-                _fault_name(exc),
-            )
-            return None
+            raise StoreError(f"Redis could not be read ({_fault_name(exc)})") from None
         if raw is None:
             return None
         value = _open(sealing_key, key, raw)
