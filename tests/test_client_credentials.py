@@ -105,6 +105,19 @@ def test_a_new_token_comes_ahead_of_expiry(
         assert http.get("/pets").status_code == 200
 
 
+def test_logout_forgets_the_token_and_the_next_use_gets_another(
+    oidc_clean: OidcPeer, clock: FakeClock
+) -> None:
+    store = keybearer.MemoryStore()
+    client = service(oidc_clean, clock, store=store)
+    first = client.valid_tokens()
+    assert store.load(client.config.store_key) is not None
+    assert client.logout() is False  # a client-credentials token cannot be revoked
+    assert store.load(client.config.store_key) is None
+    assert client.valid_tokens().access_token != first.access_token
+    assert issued(oidc_clean) == 2
+
+
 def test_client_secret_post(oidc_clean: OidcPeer, clock: FakeClock) -> None:
     client = service(
         oidc_clean, clock, oidc_clean.service_post_client, token_auth="client_secret_post"

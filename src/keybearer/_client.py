@@ -637,6 +637,8 @@ class OAuthClient:
         return await self._session.arefresh(seen=None, rejected=False)
 
     def _revoke_flow(self, tokens: TokenSet, everywhere: bool) -> Flow[bool]:
+        if tokens.origin == "client_credentials":  # [m2m] nothing to revoke: it just expires
+            return False
         if tokens.origin == "hosted_ui":
             if everywhere and isinstance(self._config, CognitoConfig):
                 # First, while the access token still works: revoking kills it.
