@@ -269,6 +269,9 @@ def test_cognito_get_client_token_without_a_domain(httpx_mock: HTTPXMock) -> Non
         ("NotAuthorizedException", "Client secret is invalid.", "ALLOW_CLIENT_TOKEN_AUTH"),
         ("InvalidParameterException", "Invalid scope requested.", "custom scopes"),
         ("ResourceNotFoundException", "User pool client does not exist.", "app client"),
+        ("MissingAuthenticationTokenException", "Missing Authentication Token", "domain="),
+        ("UnrecognizedClientException", "The security token is invalid.", "domain="),
+        ("OperationNotEnabledException", "Not enabled.", "domain="),
     ],
 )
 def test_cognito_get_client_token_errors_say_what_to_change(

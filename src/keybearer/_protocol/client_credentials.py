@@ -23,9 +23,9 @@ from keybearer._protocol.cognito_idp import Purpose, _load_json, error_for, pars
 from keybearer._protocol.oauth import (
     Endpoints,
     OAuthClientInfo,
-    _form_request,
     _json,
     _tokens,
+    client_authenticated_post,
     token_error,
 )
 from keybearer._tokens import TokenSet, is_token_text, lifetime
@@ -98,10 +98,11 @@ def token_endpoint(
     """
     if client.client_secret is None:
         raise ConfigurationError("the client-credentials grant needs the app client secret")
-    form = {"grant_type": "client_credentials"}
-    if scopes:
-        form["scope"] = " ".join(scopes)
-    response = yield _form_request(endpoints.token, client, form)
+    # Lazy: authlib loads only when a token is requested.
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
+    body = prepare_token_request("client_credentials", scope=list(scopes) or None)
+    response = yield client_authenticated_post(endpoints.token, client, str(body))
     if response.status_code != 200:
         raise _endpoint_error(response, client, scopes)
     data = _json(response, "the token endpoint's answer")
@@ -148,6 +149,18 @@ def get_client_token(config: CognitoConfig, clock: Callable[[], float]) -> Flow[
     )
 
 
+#: What AWS answers a JSON API call that needed SigV4 and was not signed.
+_UNSIGNED = frozenset(
+    {
+        "MissingAuthenticationTokenException",
+        "MissingAuthenticationToken",
+        "UnrecognizedClientException",
+        "IncompleteSignatureException",
+        "AccessDeniedException",
+    }
+)
+
+
 def _client_token_error(response: httpx.Response, config: CognitoConfig) -> KeybearerError:
     """Cognito's ``__type`` for a refused GetClientToken, as what to change."""
     error = error_for(response, _load_json(response), Purpose.OTHER)
@@ -158,6 +171,21 @@ def _client_token_error(response: httpx.Response, config: CognitoConfig) -> Keyb
         "status_code": error.status_code,
     }
     lowered = (error.provider_message or "").lower()
+    if error.code in _UNSIGNED:
+        # botocore's model marks GetClientToken as signed (no "authtype": "none"),
+        # unlike InitiateAuth; keybearer holds no AWS credentials to sign it.
+        return ConfigurationError(
+            f"Cognito wants this GetClientToken call signed with AWS credentials "
+            f"({error.code}){said}. Set domain= (the user pool domain) to use the "
+            "/oauth2/token endpoint, which needs only the client secret.",
+            **kwargs,
+        )
+    if error.code == "OperationNotEnabledException":
+        return ConfigurationError(
+            f"GetClientToken is not enabled here ({error.code}){said}. Set domain= to use "
+            "the /oauth2/token endpoint instead.",
+            **kwargs,
+        )
     if error.code == "NotAuthorizedException":
         return ConfigurationError(
             f"Cognito refused app client {config.client_id}'s client-credentials request "
