@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from keybearer._config import CognitoConfig
+from keybearer._config import ClientConfig, CognitoConfig
 from keybearer._protocol import Flow
 from keybearer._protocol.cognito_idp import Purpose, _load_json, error_for, parse, request
 from keybearer._protocol.oauth import (
@@ -31,7 +31,7 @@ from keybearer._protocol.oauth import (
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import ConfigurationError, KeybearerError, ProtocolError
 
-__all__ = ["get_client_token", "token_endpoint"]
+__all__ = ["get_client_token", "obtain", "token_endpoint"]
 
 
 def _scopes_hint(scopes: tuple[str, ...]) -> str:
@@ -82,6 +82,22 @@ def _endpoint_error(
             **kwargs,
         )
     return _redact(error, client.client_secret or "")
+
+
+def obtain(
+    config: ClientConfig,
+    endpoints: Callable[[], Flow[Endpoints]],
+    clock: Callable[[], float],
+) -> Flow[TokenSet]:
+    """A new client-credentials token by the route ``config`` calls for.
+
+    Cognito without a ``domain``: ``GetClientToken``. Otherwise the token
+    endpoint, from ``endpoints()`` (Cognito's fixed paths, or discovery).
+    """
+    if isinstance(config, CognitoConfig) and config.domain is None:
+        return (yield from get_client_token(config, clock))
+    found = yield from endpoints()
+    return (yield from token_endpoint(found, config.oauth_client, config.scopes, clock))
 
 
 def token_endpoint(

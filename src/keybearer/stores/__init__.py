@@ -4,7 +4,8 @@
 :class:`MemoryStore` are explicit alternatives; :class:`RedisStore` shares
 tokens across a fleet of processes (``pip install 'keybearer[redis]'``). Any object that speaks the
 :class:`TokenStore` protocol can stand in for them; one that also names a lock
-file per key (:class:`LockingStore`) keeps refreshes single across processes.
+file per key (:class:`LockingStore`), or hands out a lock of its own
+(:class:`ProcessLockingStore`), keeps refreshes single across processes.
 """
 
 from __future__ import annotations

@@ -1,8 +1,12 @@
-"""The one small protocol every token store speaks."""
+"""The small protocols every token store speaks, and the optional cross-process lock."""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
+
+from keybearer._locks import ProcessLock
+
+__all__ = ["LockingStore", "ProcessLock", "ProcessLockingStore", "TokenStore"]
 
 
 @runtime_checkable
@@ -34,47 +38,26 @@ class TokenStore(Protocol):
 
 
 @runtime_checkable
-class LockingStore(TokenStore, Protocol):
-    """A store shared between processes, which names a lock file per key.
-
-    keybearer holds that lock across a refresh and re-reads the store once it
-    has it, so that processes sharing a session refresh it once, not once each
-    (with refresh-token rotation, twice would end the session).
-    """
-
-    def lock_path(self, key: str) -> str: ...
-
-
-# [m2m] begin: a store that brings its own cross-process lock (RedisStore).
-class ProcessLock(Protocol):
-    """A lock shared by processes, with a lease or an owner check of its own."""
-
-    def acquire(self, timeout: float) -> bool:
-        """Take it within ``timeout`` seconds; False when that failed (go on without it)."""
-        ...
-
-    def release(self) -> None:
-        """Let go of it if held."""
-        ...
-
-    async def aacquire(self, timeout: float) -> bool:
-        """Async :meth:`acquire`, not blocking the event loop."""
-        ...
-
-    async def arelease(self) -> None:
-        """Async :meth:`release`."""
-        ...
-
-
-@runtime_checkable
 class ProcessLockingStore(TokenStore, Protocol):
-    """A store shared between processes that provides the lock for a key itself.
+    """A store shared between processes, which hands out its own lock per key.
 
-    keybearer holds that lock across every token request for the key and
-    re-reads the store under it, as for :class:`LockingStore`.
+    keybearer holds ``process_lock(key)`` across a refresh, a sign-in's save
+    and a logout, and re-reads the store once it has it, so that processes
+    sharing a session refresh it once, not once each (with refresh-token
+    rotation, twice would end the session). keybearer asks once per key and
+    process, then acquires and releases that object as often as it needs.
     """
 
     def process_lock(self, key: str) -> ProcessLock: ...
 
 
-# [m2m] end
+@runtime_checkable
+class LockingStore(TokenStore, Protocol):
+    """A store shared between processes, which names a lock file per key.
+
+    The file form of :class:`ProcessLockingStore`: keybearer locks the file
+    (never through a symlink) across a refresh, a sign-in's save and a logout,
+    and re-reads the store once it has it.
+    """
+
+    def lock_path(self, key: str) -> str: ...
