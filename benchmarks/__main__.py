@@ -39,8 +39,8 @@ FIGURES: dict[int, str] = {
     6: "token verification, warm JWKS",
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
-    9: "client credentials: token requests per fleet (RedisStore)",
-    10: "client credentials: per-request cost with RedisStore",
+    11: "client credentials: token requests per fleet (RedisStore)",
+    12: "client credentials: per-request cost with RedisStore",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -50,8 +50,8 @@ REQUIRES = {
     3: ("moto", "keybearer[testing]"),
     8: ("moto", "keybearer[testing]"),
     5: ("keyrings.alt", "keyrings.alt"),
-    9: ("redis", "keybearer[redis]"),
-    10: ("redis", "keybearer[redis]"),
+    11: ("redis", "keybearer[redis]"),
+    12: ("redis", "keybearer[redis]"),
 }
 
 PACKAGES = (
@@ -125,8 +125,8 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         6: verification.run,
         7: token_store.run,
         8: memory.run,
-        9: fleet.run_fleet,
-        10: fleet.run_cost,
+        11: fleet.run_fleet,
+        12: fleet.run_cost,
     }[figure]
 
 

@@ -1,13 +1,13 @@
-"""Figures 9 and 10: client credentials across a fleet of processes.
+"""Figures 11 and 12: client credentials across a fleet of processes.
 
-Figure 9: P worker processes (each with 4 threads x 10 requests) start at the
+Figure 11: P worker processes (each with 4 threads x 10 requests) start at the
 moment the service token is due for renewal; a local token endpoint counts the
 token requests. keybearer with ``RedisStore`` (the token sealed in Redis, one
 Redis lock around the request): bar exactly 1. keybearer with a per-process
 store: P, by design. Authlib's httpx ``OAuth2Client`` (client_credentials, its
 token just expired): measured.
 
-Figure 10: what a request costs with ``RedisStore`` while the token is fresh,
+Figure 12: what a request costs with ``RedisStore`` while the token is fresh,
 against bare httpx with a static header, over ``httpx.MockTransport``. The
 token is in process memory, so no Redis round trip happens per request.
 Bar: <= 1.03x, as figure 1.
@@ -37,8 +37,8 @@ from benchmarks._children import ROOT, Child, child_env
 from benchmarks._fleet_worker import PER_PROCESS, keybearer_client
 from benchmarks._harness import Bar, Row, Settings, Timed, alternate, compared, unavailable
 
-FLEET_FIGURE = 9
-COST_FIGURE = 10
+FLEET_FIGURE = 11
+COST_FIGURE = 12
 ONE = Bar("exact", 1)
 COST_BAR = Bar("ratio", 1.03)
 
