@@ -184,7 +184,7 @@ class RedisStore:
         client: redis.Redis | None = None,
         prefix: str = "keybearer:",
         secret: str | None = None,
-        lease: float = 30.0,
+        lease: float = 40.0,
         timeout: float = 2.0,
     ) -> None:
         """
@@ -193,7 +193,8 @@ class RedisStore:
             client: a ``redis.Redis`` to use as it is (its own timeouts apply).
             prefix: prepended to every Redis key this store writes.
             secret: what the sealing key is derived from; default: the client secret.
-            lease: seconds a lock holder may keep the lock before it frees itself.
+            lease: seconds a lock holder may keep the lock before it frees itself;
+                longer than a token request takes (the client's timeout, 30 s by default).
             timeout: socket timeout for a client made from ``url``, in seconds.
         """
         if (url is None) == (client is None):
