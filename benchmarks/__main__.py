@@ -41,6 +41,8 @@ FIGURES: dict[int, str] = {
     8: "memory over many requests and refreshes",
     9: "keybearer token start-up, fresh token",
     10: "SRP sign-in maths on the client vs pycognito",
+    11: "client credentials: token requests per fleet (RedisStore)",
+    12: "client credentials: per-request cost with RedisStore",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -50,7 +52,9 @@ REQUIRES = {
     3: ("moto", "keybearer[testing]"),
     8: ("moto", "keybearer[testing]"),
     5: ("keyrings.alt", "keyrings.alt"),
-    9: ("pycognito", "pycognito"),
+    10: ("pycognito", "pycognito"),
+    11: ("redis", "keybearer[redis]"),
+    12: ("redis", "keybearer[redis]"),
 }
 
 PACKAGES = (
@@ -107,6 +111,7 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
     from benchmarks import (
         cli_token,
         cold_start,
+        fleet,
         imports,
         loop_stall,
         memory,
@@ -128,6 +133,8 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         8: memory.run,
         9: cli_token.run,
         10: srp.run,
+        11: fleet.run_fleet,
+        12: fleet.run_cost,
     }[figure]
 
 

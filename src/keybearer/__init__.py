@@ -30,6 +30,7 @@ __all__ = [
     "MfaSetup",
     "NewPasswordRequired",
     "OAuthClient",
+    "RedisStore",
     "SelectChallenge",
     "SelectMfaType",
     "SmsMfa",
@@ -62,6 +63,7 @@ _LAZY = {
     "MemoryStore": ".stores.memory",
     "FileStore": ".stores.file",
     "KeyringStore": ".stores.keyring",
+    "RedisStore": ".stores.redis",
 }
 
 if TYPE_CHECKING:
@@ -87,6 +89,7 @@ if TYPE_CHECKING:
     from keybearer.stores.file import FileStore
     from keybearer.stores.keyring import KeyringStore
     from keybearer.stores.memory import MemoryStore
+    from keybearer.stores.redis import RedisStore
 
 
 def explain(response: Any) -> Diagnosis | None:
