@@ -20,6 +20,6 @@ Layout::
                        figures, and the parent's helpers to start and drive it
     per_request.py     figure 1      single_flight.py  figure 2
     loop_stall.py      figure 3      imports.py        figure 4
-    cold_start.py      figure 5      verification.py   figures 6 and 9
+    cold_start.py      figure 5      verification.py   figures 6, 13
     token_store.py     figure 7      memory.py         figure 8
 """

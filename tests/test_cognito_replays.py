@@ -165,7 +165,13 @@ def test_refresh_token_reuse_asks_for_login_and_keeps_stored_tokens(
         client.refresh()
 
     assert caught.value.code == "RefreshTokenReuseException"
-    assert stored(store, client) == before
+    after = stored(store, client)
+    assert after is not None
+    assert before is not None
+    # The same tokens, kept (never wiped), marked as a session that has ended.
+    kept = keybearer.TokenSet.from_json(after)
+    assert kept.ended
+    assert kept.model_copy(update={"ended": False}).to_json() == before
 
 
 # -- errors by __type --
@@ -459,12 +465,12 @@ def test_mfa_setup_with_an_authenticator_app(
     httpx_mock.add_response(
         url=IDP,
         match_headers=target("AssociateSoftwareToken"),
-        json={"SecretCode": "JBSWY3DPEHPK3PXP", "Session": "session-2"},
+        json={"SecretCode": "JBSWY3DPEHPK3PXP", "Session": "session-2-" + "x" * 20},
     )
     httpx_mock.add_response(
         url=IDP,
         match_headers=target("VerifySoftwareToken"),
-        json={"Status": "SUCCESS", "Session": "session-3"},
+        json={"Status": "SUCCESS", "Session": "session-3-" + "x" * 20},
     )
     httpx_mock.add_response(
         url=IDP, match_headers=target("RespondToAuthChallenge"), json=auth_result()
@@ -482,16 +488,16 @@ def test_mfa_setup_with_an_authenticator_app(
 
     assert isinstance(tokens, keybearer.TokenSet)
     verify, final = (body_of(r) for r in httpx_mock.get_requests()[-2:])
-    assert verify == {"Session": "session-2", "UserCode": "654321"}
+    assert verify == {"Session": "session-2-" + "x" * 20, "UserCode": "654321"}
     assert final["ChallengeName"] == "MFA_SETUP"
-    assert final["Session"] == "session-3"
+    assert final["Session"] == "session-3-" + "x" * 20
 
 
 def test_unknown_challenge_is_answered_with_raw_responses(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
     client = make(store, clock)
-    httpx_mock.add_response(url=IDP, json=challenge("WEB_AUTHN", {"USERNAME": ALIAS}))
+    httpx_mock.add_response(url=IDP, json=challenge("FUTURE_CHALLENGE", {"USERNAME": ALIAS}))
     httpx_mock.add_response(url=IDP, json=auth_result())
 
     pending = client.login_password(ALIAS, "pw")

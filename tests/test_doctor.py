@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -21,11 +22,11 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from keybearer import cli
+from keybearer.cli import terminal
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
 from peers.oidc_peer import OidcPeer
 from support import Person
-from test_authorizer_api import ROUTES, AuthorizerApi
+from test_authorizer_api import AuthorizerApi
 from test_cli import ENTRY_POINT, Kb, fake_browser, stand_in_flags
 
 #: Every check of a Cognito profile with an API, in the order they are listed.
@@ -57,21 +58,6 @@ def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kb]:
     monkeypatch.setenv("KEYBEARER_STORE", f"file:{runner.token_file}")
     yield runner
     runner.check_no_secret_printed()
-
-
-@pytest.fixture(scope="module")
-def authorizer_server(
-    pool: Pool, public_client: AppClient, secret_client: AppClient
-) -> Iterator[AuthorizerApi]:
-    with AuthorizerApi(pool, [public_client.id, secret_client.id], ROUTES) as server:
-        yield server
-
-
-@pytest.fixture
-def authorizer(authorizer_server: AuthorizerApi) -> Iterator[AuthorizerApi]:
-    authorizer_server.reset()
-    yield authorizer_server
-    authorizer_server.reset()
 
 
 def configure(kb: Kb, cognito: LocalCognito, pool: Pool, app: AppClient, *flags: str) -> None:
@@ -206,10 +192,27 @@ def test_without_an_api_the_api_check_is_skipped(
 
 
 def test_colour_only_where_cli_allows_it(signed_in: Kb, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_colour", lambda stream: True)
+    monkeypatch.setattr(terminal, "colour", lambda stream: True)
     coloured = signed_in("doctor")
     assert "\x1b[32m" in coloured.stdout  # green "ok"
     assert "\x1b[" not in signed_in("doctor", "--json").stdout
+
+
+def test_on_a_terminal_the_checklist_wraps_to_its_width(
+    signed_in: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = signed_in("get", "/admin")  # a refusal: the report gets a diagnosis too
+    shown = signed_in("doctor", "--api", "/admin")
+    assert shown.exit_code == 1
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 72
+    assert any(line.startswith("ok") and "signature" in line for line in lines)
+    assert any(line.startswith("Why the API answered 401") for line in lines)
+    assert "\x1b[3" not in shown.stdout  # NO_COLOR: no colour, even on a terminal
+    assert result.exit_code == 1
 
 
 # -- not signed in, a dead session, a bad configuration --
@@ -385,7 +388,8 @@ def test_an_id_token_to_a_scoped_method_exits_1_with_the_diagnosis(
     assert "HTTP 401" in line(result, "api")
     assert "Why the API answered 401: " in result.stdout
     assert "Fix: " in result.stdout
-    assert "send='access'" in result.stdout
+    assert "keybearer configure --send access" in result.stdout
+    assert "send='" not in result.stdout  # the command line's spelling, not Python's
     probe = line(result, "probe")
     assert probe.startswith("fail")
     assert "access token gets HTTP 200" in probe
@@ -434,7 +438,7 @@ def test_a_missing_scope_is_not_blamed_on_the_token_kind(
 
     assert result.exit_code == 1
     assert "USER_PASSWORD_AUTH" in result.stdout
-    assert "login_browser" in result.stdout
+    assert "keybearer login --browser" in result.stdout
     probe = line(result, "probe")
     assert probe.startswith("warn")
     assert "refused with the ID token and with the bare access token too" in probe
