@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     import httpx
-    import joserfc.jwk
 
     from keybearer._jose.jws import VerifyKey
     from keybearer._protocol import Flow
@@ -65,23 +64,20 @@ class KeySet:
     """One parsed JWKS: the usable keys, and why the other kids were skipped.
 
     ``keys`` maps each usable ``kid`` to its key, ``algorithms`` to the allowed
-    algorithms it can verify; ``jose`` is the same keys as a joserfc key set,
-    which picks a token's key by ``kid`` when its signature is checked.
+    algorithms it can verify.
     """
 
-    __slots__ = ("algorithms", "jose", "keys", "skipped")
+    __slots__ = ("algorithms", "keys", "skipped")
 
     def __init__(
         self,
         keys: Mapping[str, VerifyKey],
         algorithms: Mapping[str, frozenset[str]],
         skipped: Mapping[str, str],
-        jose: joserfc.jwk.KeySet,
     ) -> None:
         self.keys = dict(keys)
         self.algorithms = dict(algorithms)
         self.skipped = dict(skipped)
-        self.jose = jose
 
     def __repr__(self) -> str:
         return f"KeySet(keys={sorted(self.keys)}, skipped={self.skipped})"
@@ -93,7 +89,7 @@ def parse_jwks(document: object, algorithms: Iterable[str] = DEFAULT_ALGORITHMS)
     ``ProtocolError`` if the document is no key set at all.
     """
     # joserfc (and cryptography) load here, on the first key set, not on import.
-    from keybearer._jose.jws import import_signing_key, key_set
+    from keybearer._jose.jws import import_signing_key
 
     if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
         raise ProtocolError('the JWKS is not a JSON object with a "keys" list')
@@ -113,7 +109,7 @@ def parse_jwks(document: object, algorithms: Iterable[str] = DEFAULT_ALGORITHMS)
         else:
             keys[kid], fits[kid] = found
             skipped.pop(kid, None)
-    return KeySet(keys, fits, skipped, key_set(keys.values()))
+    return KeySet(keys, fits, skipped)
 
 
 def keyset_from_response(

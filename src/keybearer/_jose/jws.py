@@ -4,7 +4,8 @@ This module imports joserfc (and with it cryptography) at the top, so nothing
 imports it before a key is parsed or a signature checked: ``keybearer.verify``
 and ``keybearer._jose.jwks`` load it on first use.
 
-Rules kept here (joserfc does the cryptography and the key selection):
+Rules kept here (joserfc imports the keys, decodes the segments strictly and checks
+the signature; the verifier picks the key by ``kid`` from its table):
 
 * Only the algorithms in :data:`SUPPORTED` can ever be allowed, and each
   verifier allows an explicit subset (Cognito: RS256 only). ``none``, the HMAC
@@ -25,7 +26,7 @@ from typing import Any
 
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import ECKey, KeySet, RSAKey
+from joserfc.jwk import ECKey, RSAKey
 from joserfc.jws import JWSRegistry
 
 from keybearer._jose.unverified import show
@@ -90,11 +91,6 @@ def _import(kty: str, data: dict[str, Any]) -> VerifyKey | None:
     return key
 
 
-def key_set(keys: Iterable[VerifyKey]) -> KeySet:
-    """A joserfc key set, which selects a token's key by its ``kid``."""
-    return KeySet(list(keys))
-
-
 class SignatureCheck:
     """Verify compact JWS signatures with the algorithms of one allow-list."""
 
@@ -105,12 +101,15 @@ class SignatureCheck:
         # joserfc still enforces the allow-list and refuses everything else.
         self._registry = JWSRegistry(algorithms=list(algorithms), strict_check_header=False)
 
-    def verify(self, token: str, keys: KeySet) -> bool:
-        """Whether ``token`` carries a valid signature by the key its ``kid`` names."""
+    def verify(self, token: str, key: VerifyKey) -> bytes | None:
+        """The payload of ``token`` if it carries a valid signature by ``key``, else None.
+
+        joserfc decodes every segment strictly (canonical base64url only), so a
+        token with another spelling of any segment fails here too.
+        """
         try:
-            jws.deserialize_compact(token, keys, registry=self._registry)
+            return jws.deserialize_compact(token, key, registry=self._registry).payload
         except (JoseError, ValueError, TypeError, KeyError):
-            # Every segment was checked before we got here, so whatever joserfc
-            # refuses now is the signature (or a key that does not fit it).
-            return False
-        return True
+            # Whatever joserfc refuses now is the signature or a segment's spelling;
+            # the caller tells the two apart.
+            return None

@@ -84,13 +84,22 @@ _scan_json: Callable[[str, int], tuple[Any, int]] = make_scanner(
 def json_segment(segment: str) -> Any:
     """The JSON value a base64url segment holds, or ``None`` if it holds none."""
     try:
-        text = b64url_decode(segment).decode("utf-8")
+        raw = b64url_decode(segment)
+    except ValueError:
+        return None
+    return json_value(raw)
+
+
+def json_value(raw: bytes) -> Any:
+    """The JSON value UTF-8 ``raw`` holds, or ``None`` if it holds none."""
+    try:
+        text = raw.decode("utf-8")
         try:
             value, end = _scan_json(text, 0)
         except StopIteration:  # the scanner's "no JSON value starts here"
             return json.loads(text)
         return value if end == len(text) else json.loads(text)
-    except (ValueError, RecursionError):  # bad base64url, UTF-8 or JSON
+    except (ValueError, RecursionError):  # bad UTF-8 or JSON
         return None
 
 

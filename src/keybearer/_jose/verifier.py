@@ -27,7 +27,7 @@ from keybearer._jose.unverified import (
     MAX_TOKEN_LENGTH,
     decode_json_object,
     is_canonical,
-    json_segment,
+    json_value,
     show,
 )
 from keybearer.errors import (
@@ -355,18 +355,11 @@ class JwtVerifier:
                 expected="3 dot-separated parts",
                 actual=f"{len(parts)} parts",
             )
-        header, payload, signature = parts
+        header, payload, _ = parts
         known = self._known_headers.get(header)
         kid, alg = known if known is not None else read_header(header, self.algorithms)
-        # The payload is decoded (strictly) after the signature; the signature
-        # segment is checked now, so that joserfc sees only canonical segments.
-        if not is_canonical(signature) or not is_canonical(payload):
-            raise MalformedTokenError(
-                "malformed token: the payload or signature is not canonical base64url",
-                claim="token",
-                expected="base64url parts",
-                actual="other characters",
-            )
+        # The payload and signature segments are decoded (strictly) by joserfc with
+        # the signature; a failure there is told apart by _payload.
         return header, payload, kid, alg
 
     def _checked(
@@ -402,7 +395,15 @@ class JwtVerifier:
             from keybearer._jose.jws import SignatureCheck
 
             check = self._signature = SignatureCheck(self.algorithms)
-        if not check.verify(token, keys.jose):
+        signed = check.verify(token, keys.keys[kid])
+        if signed is None:
+            if not all(map(is_canonical, token.split(".")[1:])):
+                raise MalformedTokenError(
+                    "malformed token: the payload or signature is not canonical base64url",
+                    claim="token",
+                    expected="base64url parts",
+                    actual="other characters",
+                )
             raise BadSignatureError(
                 f"bad signature: expected an {alg} signature by key {kid!r}, got one "
                 "that does not match the token",
@@ -413,7 +414,7 @@ class JwtVerifier:
         known = self._known_headers
         if header not in known and len(known) < _MAX_KNOWN_HEADERS:
             known[header] = (kid, alg)
-        decoded = json_segment(payload)
+        decoded = json_value(signed)
         claims: dict[str, Any] = (
             decoded
             if type(decoded) is dict
