@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
-from keybearer.errors import ChallengeAnswerError
+from keybearer.errors import ChallengeAnswerError, ProtocolError
 
 
 @dataclass(frozen=True, repr=False)
@@ -215,8 +215,6 @@ def _json_list(raw: object) -> tuple[str, ...]:
 
 def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challenge:
     """The typed challenge in an InitiateAuth/RespondToAuthChallenge answer."""
-    from keybearer.errors import ProtocolError
-
     name = body.get("ChallengeName")
     session = body.get("Session")
     if not isinstance(name, str) or not isinstance(session, str) or not session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import json
 from functools import cached_property
 from typing import Any, Literal
@@ -10,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from keybearer._jose.unverified import unverified_claims
-from keybearer.errors import StoreError
+from keybearer.errors import LoginRequiredError, StoreError
 
 Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
 """How the session was obtained, which decides how it is refreshed:
@@ -152,8 +153,6 @@ class TokenSet(BaseModel):
         if kind == "access":
             return self.access_token.get_secret_value()
         if self.id_token is None:
-            from keybearer.errors import LoginRequiredError
-
             raise LoginRequiredError(
                 "this session has no ID token (was the 'openid' scope requested?); "
                 "send the access token instead with send='access'"
@@ -172,8 +171,6 @@ class TokenSet(BaseModel):
 
     def _repr_html_(self) -> str:
         """How a notebook shows the session: who, what, until when. Never a token."""
-        import html
-
         expiry = self.expires_at_datetime.strftime("%Y-%m-%d %H:%M:%S UTC")
         rows = {
             "user": self.username or self.sub or "unknown",

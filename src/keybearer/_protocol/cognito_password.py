@@ -10,15 +10,15 @@ from urllib.parse import quote
 from pydantic import SecretStr
 
 from keybearer._challenges import Challenge, MfaSetup, _Answers
-from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_idp import Purpose, outcome, parse, request, with_secret_hash
 from keybearer._tokens import TokenSet, is_text
 from keybearer.errors import CodeMismatchError, InvalidCredentialsError, ProtocolError
 
 
 def login(
-    config: CognitoConfig, username: str, password: str, clock: Callable[[], float]
+    config: CognitoAppClient, username: str, password: str, clock: Callable[[], float]
 ) -> Flow[TokenSet | Challenge]:
     """InitiateAuth with USER_PASSWORD_AUTH."""
     for value in (username, password):
@@ -38,7 +38,7 @@ def login(
 
 
 def respond(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     challenge: Challenge,
     answers: _Answers,
     clock: Callable[[], float],
@@ -83,7 +83,7 @@ class TotpSetup:
     __str__ = __repr__
 
 
-def begin_totp_setup(config: CognitoConfig, challenge: MfaSetup) -> Flow[TotpSetup]:
+def begin_totp_setup(config: CognitoAppClient, challenge: MfaSetup) -> Flow[TotpSetup]:
     """AssociateSoftwareToken with the challenge's session."""
     body = {"Session": challenge.session.get_secret_value()}
     response = yield request(config, "AssociateSoftwareToken", body)
@@ -95,7 +95,7 @@ def begin_totp_setup(config: CognitoConfig, challenge: MfaSetup) -> Flow[TotpSet
 
 
 def finish_totp_setup(
-    config: CognitoConfig, setup: TotpSetup, code: str, clock: Callable[[], float]
+    config: CognitoAppClient, setup: TotpSetup, code: str, clock: Callable[[], float]
 ) -> Flow[TokenSet | Challenge]:
     """VerifySoftwareToken, then answer MFA_SETUP with the session it returns."""
     verify_body: dict[str, Any] = {"Session": setup.session.get_secret_value(), "UserCode": code}
