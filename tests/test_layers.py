@@ -39,16 +39,10 @@ ALLOWED: dict[tuple[str, str], str] = {
         "fetch belongs a layer up, or the cache takes the driver as a parameter "
         "(the JOSE branch is rebuilding the cache on joserfc)"
     ),
-    ("keybearer._doctor", "keybearer.cli"): (
-        "doctor reads the CLI's exit codes; the CLI branch moves doctor into cli/"
-    ),
 }
 
 # Modules whose imports inside functions do not all say why they are lazy yet.
 ALLOWED_UNEXPLAINED: dict[str, str] = {
-    "keybearer.cli": "split into the cli/ package by the CLI branch, which gives the reasons",
-    "keybearer._profiles": "split into the _profiles/ package by the CLI branch",
-    "keybearer._doctor": "rewritten by the CLI branch (its version gives every reason)",
     "keybearer._jose.jwks": "rebuilt on joserfc by the JOSE branch",
     "keybearer._jose.jws": "replaced by joserfc in the JOSE branch",
     "keybearer.verify": "the nonce check moves into _jose/ in the JOSE branch",

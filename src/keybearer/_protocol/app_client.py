@@ -8,9 +8,12 @@ protocol structurally, and a test can pass any object with these attributes.
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from pydantic import SecretStr
+
+PasswordFlow = Literal["user_password", "srp"]
+"""How a password sign-in proves the password: sent (USER_PASSWORD_AUTH) or by SRP."""
 
 
 class CognitoAppClient(Protocol):
@@ -53,6 +56,11 @@ class CognitoAppClient(Protocol):
     @property
     def timeout(self) -> float:
         """Seconds each cognito-idp call may take."""
+        ...
+
+    @property
+    def password_flow(self) -> PasswordFlow:
+        """Which sign-in a password login starts (and which a choice prefers)."""
         ...
 
     @property
