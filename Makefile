@@ -45,6 +45,7 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/mypy --strict benchmarks
 	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks.testing_startup --rounds 1 --users 5
 
 # The release tools (the `release` extra), only for release-check.
 $(RELEASE_STAMP): $(STAMP) pyproject.toml

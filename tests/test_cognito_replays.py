@@ -485,7 +485,7 @@ def test_unknown_challenge_is_answered_with_raw_responses(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
     client = make(store, clock)
-    httpx_mock.add_response(url=IDP, json=challenge("WEB_AUTHN", {"USERNAME": ALIAS}))
+    httpx_mock.add_response(url=IDP, json=challenge("FUTURE_CHALLENGE", {"USERNAME": ALIAS}))
     httpx_mock.add_response(url=IDP, json=auth_result())
 
     pending = client.login_password(ALIAS, "pw")

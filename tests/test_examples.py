@@ -562,3 +562,12 @@ def test_the_cli_session_script_names_a_missing_setting() -> None:
     assert finished.returncode != 0
     assert "COGNITO_USER_POOL_ID" in finished.stderr
     assert finished.stdout == ""
+
+
+def test_m2m_worker_fleet_shares_one_token_through_redis() -> None:
+    output = run_example("m2m_worker")
+    assert "1) 3 workers x 4 threads x 5 requests" in output
+    assert "API answers: {200: 60}; token requests at Cognito: 1\n" in output
+    assert "API answers: {200: 60}; token requests at Cognito: 2\n" in output
+    assert "token kinds the API saw: ['access']" in output
+    assert_no_secret(output)

@@ -100,6 +100,11 @@ class TokenCache:
         """Remember that the API refused freshly refreshed ``tokens`` (wrong kind or scope)."""
         self._rejected_after_refresh = tokens
 
+    @property
+    def process_lock_known(self) -> bool:
+        """Whether :meth:`process_lock` has been asked once (and so does no I/O now)."""
+        return self._process_lock_known
+
     def process_lock(self) -> ProcessLock | None:
         """The store's cross-process lock for this key (asked for once), or None."""
         if not self._process_lock_known:

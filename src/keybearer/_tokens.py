@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 from keybearer._jose.unverified import unverified_claims
 from keybearer.errors import StoreError
 
-Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
+Origin = Literal["password", "hosted_ui", "implicit", "rotating", "client_credentials"]
 """How the session was obtained, which decides how it is refreshed:
 
 - ``password``: cognito-idp ``InitiateAuth`` (refresh with ``REFRESH_TOKEN_AUTH``)
@@ -20,6 +20,7 @@ Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
   (refresh with ``GetTokensFromRefreshToken``)
 - ``hosted_ui``: the OAuth token endpoint (refresh with ``grant_type=refresh_token``)
 - ``implicit``: a browser redirect; there is no refresh token
+- ``client_credentials``: the app client's own token; a new one replaces it
 """
 
 _FORMAT_VERSION = 1
