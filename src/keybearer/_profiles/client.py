@@ -73,6 +73,8 @@ def build_client(
             refresh_ahead=s.refresh_ahead,
             timeout=s.timeout,
             rotate_refresh_tokens=s.rotate_refresh_tokens,
+            password_flow=s.password_flow,
+            remember_device=s.remember_device,
             region=s.region,
             idp_url=s.idp_url,
             jwks_url=s.jwks_url,

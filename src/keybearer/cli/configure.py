@@ -70,6 +70,16 @@ __all__ = ["configure"]
     help="The app client rotates refresh tokens.",
 )
 @click.option(
+    "--password-flow",
+    type=click.Choice(["user_password", "srp"]),
+    help="How login --password proves the password (srp: console-default app clients).",
+)
+@click.option(
+    "--remember-device/--no-remember-device",
+    default=None,
+    help="Remember this device, so a pool that allows it asks for MFA once.",
+)
+@click.option(
     "--token-auth",
     type=click.Choice(["client_secret_basic", "client_secret_post"]),
     help="How the token endpoint gets the client secret.",

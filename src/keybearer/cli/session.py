@@ -244,6 +244,27 @@ def logout(state: State, all_profiles: bool, everywhere: bool, as_json: bool) ->
         raise click.exceptions.Exit(EXIT_USAGE)
 
 
+@click.command("forget-device")
+@profile_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def forget_device(state: State, as_json: bool) -> None:
+    """Forget this device: Cognito stops remembering it and its local secret is deleted.
+
+    The next sign-in asks for MFA again (and, with remember_device, remembers the
+    device anew). Not an error when no device is remembered.
+    """
+    profile = state.resolve()
+    client = state.client(profile)
+    forgotten = client.forget_device()
+    if as_json:
+        terminal.print_json({"profile": profile.name, "forgotten": forgotten})
+    elif forgotten:
+        terminal.out(f"This device is forgotten for profile {profile.name!r}.")
+    else:
+        terminal.out(f"No device is remembered for profile {profile.name!r}.")
+
+
 @click.command("profiles")
 @profile_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
