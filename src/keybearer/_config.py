@@ -71,7 +71,7 @@ class ClientConfig(BaseModel):
             raise ValueError(
                 "grant='client_credentials' needs the app client secret: pass client_secret=, "
                 "set KEYBEARER_CLIENT_SECRET, or keep it in the keyring with "
-                "'keybearer configure --grant client-credentials'"
+                "'keybearer configure --grant client-credentials --client-secret-stdin'"
             )
         if self.token_auth == "none":
             raise ValueError(
