@@ -1308,9 +1308,11 @@ def test_the_mfa_type_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     challenge = SelectMfaType(
         **common("SELECT_MFA_TYPE"), options=("SMS_MFA", "SOFTWARE_TOKEN_MFA")
     )
-    client, shown = answer(challenge, "SOFTWARE_TOKEN_MFA\n", monkeypatch)
+    client, shown = answer(challenge, "EMAIL\nSOFTWARE_TOKEN_MFA\n", monkeypatch)
     assert client.answers[0]["mfa"] == "SOFTWARE_TOKEN_MFA"
     assert "SMS_MFA, SOFTWARE_TOKEN_MFA" in shown
+    assert "keybearer: choose one of SMS_MFA, SOFTWARE_TOKEN_MFA" in shown  # asked again
+    assert "Error:" not in shown
 
 
 def test_required_attributes_are_asked_with_the_new_password(

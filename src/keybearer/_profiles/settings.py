@@ -89,6 +89,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("timeout", "seconds to wait for the provider"),
     Setting("refresh_ahead", "refresh this many seconds (at least 60) before expiry"),
     Setting("store", "where tokens live: keyring, keyring:SERVICE, file:PATH or memory"),
+    Setting("grant", "client-credentials: the app client's own token, no sign-in (a service)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 #: Settings that are lists: space-separated in the environment and on the command line.
@@ -161,6 +162,13 @@ class ProfileSettings(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     refresh_ahead: float = Field(default=120.0, ge=60.0)
     store: str | None = None
+    grant: Literal["client-credentials"] | None = None
+
+    @field_validator("grant", mode="before")
+    @classmethod
+    def _grant(cls, value: Any) -> Any:
+        # [m2m] The library spells it client_credentials; either spelling is fine here.
+        return "client-credentials" if value == "client_credentials" else value
 
     @field_validator("scopes", "api_hosts", mode="before")
     @classmethod

@@ -65,8 +65,11 @@ def answer(client: OAuthClient, challenge: Challenge) -> TokenSet | Challenge:
     if isinstance(challenge, SelectMfaType):
         options = challenge.options or ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
         if terminal.stdin_is_tty():
-            choice: str = click.prompt(
-                "Second factor to use", type=click.Choice(options), default=options[0], err=True
+            choice = terminal.ask_until(
+                f"Second factor to use ({', '.join(options)})",
+                lambda answer: None if answer in options else f"choose one of {', '.join(options)}",
+                what="second factor",
+                default=options[0],
             )
         else:
             choice = terminal.read_line("the MFA type (" + " or ".join(options) + ")").strip()

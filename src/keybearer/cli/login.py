@@ -71,6 +71,17 @@ def login(
     """
     profile = state.resolve()
     settings = profile.settings
+    if settings.grant == "client-credentials":  # [m2m] no person signs in
+        tokens = state.client(profile).valid_tokens()
+        if as_json:
+            terminal.print_json({"profile": profile.name, "signed_in": True})
+            return
+        terminal.out(
+            f"Profile {profile.name!r} uses client credentials: nobody signs in. A token "
+            f"was obtained; it expires {terminal.when(tokens.expires_at)} and is renewed "
+            "as needed."
+        )
+        return
     if password_stdin:
         if mode not in (None, "password"):
             raise CliError("--password-stdin goes with --password, not --" + mode)

@@ -50,7 +50,12 @@ def is_live(tokens: TokenSet) -> bool:
 
 
 def need_session(client: OAuthClient, profile: ResolvedProfile) -> TokenSet:
-    """The stored session; LoginRequiredError when there is none or it has ended."""
+    """The stored session; LoginRequiredError when there is none or it has ended.
+
+    A client-credentials profile needs no sign-in: its token is obtained here.
+    """
+    if client.config.client_credentials:  # [m2m]
+        return client.valid_tokens()
     tokens = client.tokens
     if tokens is None:
         raise LoginRequiredError(f"not signed in ({profile.where})")
@@ -166,7 +171,7 @@ def token(state: State, kind: str | None, as_json: bool) -> None:
     client = state.client(profile)
     need_session(client, profile)
     tokens = client.valid_tokens()
-    chosen = kind or profile.settings.send
+    chosen = kind or client.config.send  # the profile's, or the grant's default
     raw = tokens.token("id" if chosen == "id" else "access")
     if as_json:
         terminal.print_json(
