@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from keybearer._challenges import Challenge, challenge_from_response
-from keybearer._config import CognitoConfig
 from keybearer._jose.unverified import unverified_claims
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import (
     CodeMismatchError,
@@ -56,7 +56,7 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
 
 
 def with_secret_hash(
-    config: CognitoConfig, username: str, params: dict[str, str]
+    config: CognitoAppClient, username: str, params: dict[str, str]
 ) -> dict[str, str]:
     if config.client_secret is not None:
         params["SECRET_HASH"] = secret_hash(
@@ -65,7 +65,7 @@ def with_secret_hash(
     return params
 
 
-def request(config: CognitoConfig, operation: str, body: Mapping[str, Any]) -> httpx.Request:
+def request(config: CognitoAppClient, operation: str, body: Mapping[str, Any]) -> httpx.Request:
     """A cognito-idp call. These operations are unsigned: no AWS credentials involved."""
     return httpx.Request(
         "POST",
@@ -222,7 +222,7 @@ def _required_str(data: Mapping[str, Any], field: str) -> str:
 def tokens_from_result(
     result: Any,
     *,
-    config: CognitoConfig,
+    config: CognitoAppClient,
     now: float,
     previous: TokenSet | None = None,
     username_hint: str | None = None,
@@ -268,7 +268,7 @@ def tokens_from_result(
 def outcome(
     body: dict[str, Any],
     *,
-    config: CognitoConfig,
+    config: CognitoAppClient,
     username: str,
     now: float,
 ) -> TokenSet | Challenge:
