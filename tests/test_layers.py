@@ -35,18 +35,14 @@ RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
 # fails when an entry is no longer needed, so that these lists only shrink.
 ALLOWED: dict[tuple[str, str], str] = {
     ("keybearer._jose.jwks", "keybearer._io.drive"): (
-        "the JWKS cache runs its own download with the sync and async drivers; the "
-        "fetch belongs a layer up, or the cache takes the driver as a parameter "
-        "(the JOSE branch is rebuilding the cache on joserfc)"
+        "a verifier made without a session (keybearer.verify) drives its own JWKS "
+        "download with the sync and async drivers, imported lazily; a session hands "
+        "the cache its own drivers instead (JwksCache.use_drivers)"
     ),
 }
 
 # Modules whose imports inside functions do not all say why they are lazy yet.
-ALLOWED_UNEXPLAINED: dict[str, str] = {
-    "keybearer._jose.jwks": "rebuilt on joserfc by the JOSE branch",
-    "keybearer._jose.jws": "replaced by joserfc in the JOSE branch",
-    "keybearer.verify": "the nonce check moves into _jose/ in the JOSE branch",
-}
+ALLOWED_UNEXPLAINED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)

@@ -425,6 +425,7 @@ class JwksCache:
         if self._drivers is not None:
             return self._drivers[0](self._flow(httpx.Timeout(self._timeout)))
 
+        # Without a session's drivers, the verifier's own (httpx loads only now).
         from keybearer._io.drive import run_sync
 
         failed: str | None = None
@@ -444,6 +445,7 @@ class JwksCache:
         if self._drivers is not None:
             return await self._drivers[1](self._flow(httpx.Timeout(self._timeout)))
 
+        # Without a session's drivers, the verifier's own (httpx loads only now).
         from keybearer._io.drive import run_async
 
         failed: str | None = None

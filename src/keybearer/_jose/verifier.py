@@ -172,7 +172,7 @@ class JwtVerifier:
         clock: Callable[[], float] = time.time,
     ) -> None:
         # The URL rules import httpx: loaded when a verifier is made, not on import.
-        from keybearer._io.urls import check_secure_url
+        from keybearer._protocol.urls import check_secure_url
 
         if not isinstance(issuer, str) or not issuer:
             raise ConfigurationError(f"issuer must be the issuer URL, got {show(issuer)}")
