@@ -18,7 +18,7 @@ from keybearer._auth import KeybearerAuth
 from keybearer._challenges import Challenge, MfaSetup, _Answers
 from keybearer._config import ClientConfig, CognitoConfig, OidcConfig, Send, build_config
 from keybearer._io.hosts import HostAllowList
-from keybearer._io.urls import check_secure_url
+from keybearer._io.urls import check_secure_url, loopback_mounts
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol import cognito_password as password_flows
 from keybearer._protocol.cognito_logout import revoke as cognito_revoke
@@ -696,6 +696,10 @@ class OAuthClient:
             except ValueError as exc:
                 raise ConfigurationError(f"{exc}; the token would never be sent") from None
             hosts.append(str(httpx.URL(str(base_url)).copy_with(path="/", query=None)))
+        if "proxy" not in kwargs:
+            # A loopback API never goes through an environment proxy: the token
+            # would cross it in clear text. The caller's own mounts win.
+            kwargs["mounts"] = {**loopback_mounts(hosts), **(kwargs.get("mounts") or {})}
         return KeybearerAuth(
             self._session, HostAllowList(hosts), raise_on_unauthorized=raise_on_unauthorized
         )

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from keybearer._io.hosts import parse_entry
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol.oauth import ClientAuth, Endpoints, OAuthClientInfo
+from keybearer._redact import detached
 from keybearer._tokens import is_text
 from keybearer.errors import ConfigurationError
 
@@ -74,6 +75,11 @@ class ClientConfig(BaseModel):
     @property
     def store_key(self) -> str:
         raise NotImplementedError
+
+    @property
+    def provider_urls(self) -> tuple[str, ...]:
+        """The provider URLs configured (not discovered): their hosts skip proxies if loopback."""
+        return ()
 
     @property
     def describe(self) -> str:
@@ -154,6 +160,10 @@ class CognitoConfig(ClientConfig):
         return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}"
 
     @property
+    def provider_urls(self) -> tuple[str, ...]:
+        return tuple(u for u in (self.idp_url, self.issuer, self.jwks_url, self.domain) if u)
+
+    @property
     def describe(self) -> str:
         return f"user pool {self.user_pool_id}, {super().describe}"
 
@@ -187,10 +197,15 @@ class OidcConfig(ClientConfig):
         return f"oidc:{self.issuer.rstrip('/')}:{self.client_id}:{self.profile}"
 
     @property
+    def provider_urls(self) -> tuple[str, ...]:
+        return (self.issuer,)
+
+    @property
     def describe(self) -> str:
         return f"issuer {self.issuer}, {super().describe}"
 
 
+@detached()  # pydantic's ValidationError keeps every input: the client secret too
 def build_config(model: type[BaseModel], values: dict[str, Any]) -> Any:
     """Validate ``values``; turn pydantic's error into one readable ConfigurationError.
 

@@ -22,6 +22,7 @@ import httpx
 
 from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
 from keybearer._io.drive import run_async, run_sync
+from keybearer._io.urls import loopback_mounts
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
 from keybearer._token_cache import TokenCache
@@ -463,7 +464,9 @@ class Session:
             with self._http_lock:
                 if self._sync_http is None:
                     self._sync_http = httpx.Client(
-                        verify=self.ssl_context(), timeout=self.config.timeout
+                        verify=self.ssl_context(),
+                        timeout=self.config.timeout,
+                        mounts=loopback_mounts(self.config.provider_urls),
                     )
         return self._sync_http
 
@@ -474,7 +477,9 @@ class Session:
         if self._ssl is None:
             await asyncio.to_thread(self.ssl_context)
         async with httpx.AsyncClient(
-            verify=self.ssl_context(), timeout=self.config.timeout
+            verify=self.ssl_context(),
+            timeout=self.config.timeout,
+            mounts=loopback_mounts(self.config.provider_urls),
         ) as http:
             return await run_async(flow, http)
 

@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from keybearer._jose.unverified import unverified_claims
+from keybearer._redact import detached
 from keybearer.errors import StoreError
 
 Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
@@ -204,6 +205,7 @@ class TokenSet(BaseModel):
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
+    @detached()  # the decode or validation error holds the stored text: the tokens
     def from_json(cls, text: str) -> TokenSet:
         """Parse what :meth:`to_json` wrote; a damaged value raises ``StoreError``."""
         try:

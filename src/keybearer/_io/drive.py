@@ -28,7 +28,14 @@ from typing import TypeVar
 import httpx
 
 from keybearer._protocol import Flow
-from keybearer.errors import NetworkError, ProtocolError, RequestTimeoutError, TransientError
+from keybearer._redact import detached, request_secrets, scrub
+from keybearer.errors import (
+    KeybearerError,
+    NetworkError,
+    ProtocolError,
+    RequestTimeoutError,
+    TransientError,
+)
 
 T = TypeVar("T")
 
@@ -169,6 +176,7 @@ class _Body:
         )
 
 
+@detached()  # a TransportError keeps the request: its body holds the secrets
 def _send_sync(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     body = _Body(request)
     try:
@@ -185,6 +193,7 @@ def _send_sync(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     return body.response(streamed)
 
 
+@detached()
 async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
     body = _Body(request)
     try:
@@ -204,6 +213,7 @@ async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> http
 def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with a sync client."""
     policy = retry or RETRY
+    request: httpx.Request | None = None
     try:
         request = next(flow)
         while True:
@@ -220,6 +230,12 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None)
     except StopIteration as stop:
         result: T = stop.value
         return result
+    except KeybearerError as exc:
+        # Backstop: whatever a flow says about an answer is redacted of the
+        # secrets the request carried (keybearer._redact).
+        if request is not None:
+            scrub(exc, request_secrets(request))
+        raise
     finally:
         flow.close()
 
@@ -227,6 +243,7 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None)
 async def run_async(flow: Flow[T], client: httpx.AsyncClient, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with an async client."""
     policy = retry or RETRY
+    request: httpx.Request | None = None
     try:
         request = next(flow)
         while True:
@@ -243,5 +260,11 @@ async def run_async(flow: Flow[T], client: httpx.AsyncClient, *, retry: Retry | 
     except StopIteration as stop:
         result: T = stop.value
         return result
+    except KeybearerError as exc:
+        # Backstop: whatever a flow says about an answer is redacted of the
+        # secrets the request carried (keybearer._redact).
+        if request is not None:
+            scrub(exc, request_secrets(request))
+        raise
     finally:
         flow.close()

@@ -389,11 +389,12 @@ class JwksCache:
         import httpx
 
         from keybearer._io.drive import run_sync
+        from keybearer._io.urls import loopback_mounts
 
         try:
             if self._http is not None:
                 return run_sync(jwks_flow(self.url, self._http.timeout), self._http)
-            with httpx.Client(timeout=self._timeout) as client:
+            with httpx.Client(timeout=self._timeout, mounts=loopback_mounts([self.url])) as client:
                 return run_sync(jwks_flow(self.url, client.timeout), client)
         except httpx.HTTPError as exc:  # not a transport error: e.g. a bad content encoding
             raise ProtocolError(
@@ -404,12 +405,15 @@ class JwksCache:
         import httpx
 
         from keybearer._io.drive import run_async
+        from keybearer._io.urls import loopback_mounts
 
         try:
             if self._async_http is not None:
                 client = self._async_http
                 return await run_async(jwks_flow(self.url, client.timeout), client)
-            async with httpx.AsyncClient(timeout=self._timeout) as own:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, mounts=loopback_mounts([self.url])
+            ) as own:
                 return await run_async(jwks_flow(self.url, own.timeout), own)
         except httpx.HTTPError as exc:
             raise ProtocolError(

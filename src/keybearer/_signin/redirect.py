@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
+from keybearer._redact import detached
 from keybearer.errors import LoginError, RedirectParseError
 
 __all__ = ["Redirect", "RedirectParseError", "parse_redirect"]
@@ -57,6 +58,7 @@ def _params(text: str) -> dict[str, list[str]]:
         raise RedirectParseError(f"the redirect's parameters cannot be read ({exc})") from None
 
 
+@detached()  # a UnicodeEncodeError keeps the pasted text: the code
 def parse_redirect(pasted: str) -> Redirect:
     """Parse a pasted redirect URL (or its query/fragment part)."""
     if not isinstance(pasted, str):

@@ -9,6 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from keybearer._redact import detached
 from keybearer.errors import StoreError
 
 __all__ = ["FileStore"]
@@ -94,6 +95,7 @@ class FileStore:
     def __repr__(self) -> str:
         return f"FileStore({str(self._path)!r})"
 
+    @detached()  # a decode error holds the file's text: the tokens
     def _read(self) -> dict[str, str]:
         try:
             raw = self._path.read_bytes()
