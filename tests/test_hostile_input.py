@@ -1249,12 +1249,13 @@ def test_a_cognito_error_quoting_what_was_sent_says_none_of_it(
     response = httpx.Response(status, headers=headers, content=_dumps(answer), request=request)
     error = outcome(lambda: idp.parse(response, idp.Purpose.LOGIN))
     assert isinstance(error, errors.KeybearerError)
-    said = " ".join(str(part) for part in (error, error.args, error.code, error.provider_message))
+    said = [str(part) for part in (error, error.args, error.code, error.provider_message)]
     for secret in (password, refresh, client_secret):
-        assert secret not in said
-        if len(secret) >= 16:
-            assert secret[:16] not in said
-            assert secret[-16:] not in said
+        for text in said:
+            assert secret not in text
+            if len(secret) >= 16:
+                assert secret[:16] not in text
+                assert secret[-16:] not in text
 
 
 @FUZZ
@@ -1279,12 +1280,13 @@ def test_a_token_endpoint_error_quoting_what_was_sent_says_none_of_it(
     with pytest.raises(errors.KeybearerError) as caught:
         flow.send(httpx.Response(status, content=_dumps(answer), request=request))
     error = caught.value
-    said = " ".join(str(part) for part in (error, error.args, error.code, error.provider_message))
+    said = [str(part) for part in (error, error.args, error.code, error.provider_message)]
     for secret in (code, verifier, client_secret):
-        assert secret not in said
-        if len(secret) >= 16:
-            assert secret[:16] not in said
-            assert secret[-16:] not in said
+        for text in said:
+            assert secret not in text
+            if len(secret) >= 16:
+                assert secret[:16] not in text
+                assert secret[-16:] not in text
 
 
 # -- hosts: one form for internationalised names, no *.localhost (findings 8, 11) -----------
