@@ -1,8 +1,12 @@
 """Shared fixtures: a local Cognito (moto), an API behind a Cognito authorizer, a keyring.
 
-The servers start once per session, on free 127.0.0.1 ports, and only when a
-test asks for them. Before each test that uses them, call counts, planned
-failures and the API's request log, revocations, clock and scopes are reset.
+The local Cognito is the one keybearer's own pytest plugin gives every app
+(``local_cognito``, ``cognito_pool``, ``cognito_app_client``): this suite uses
+the same set-up, under the shorter names its tests were written with. The
+plugin resets call counts and planned failures before each test that uses it
+and checks every cognito-idp exchange against botocore's service model.
+Servers start once per session, on free 127.0.0.1 ports, and only when a test
+asks for them; the API's log, revocations, clock and scopes are reset per test.
 """
 
 from __future__ import annotations
@@ -29,19 +33,21 @@ USER_ADMIN_SCOPE = "aws.cognito.signin.user.admin"
 
 
 @pytest.fixture(scope="session")
-def cognito() -> Iterator[LocalCognito]:
-    with LocalCognito() as local_cognito:
-        yield local_cognito
+def cognito(local_cognito: LocalCognito) -> LocalCognito:
+    """The plugin's session-wide LocalCognito."""
+    return local_cognito
 
 
 @pytest.fixture(scope="session")
-def pool(cognito: LocalCognito) -> Pool:
-    return cognito.create_pool()
+def pool(cognito_pool: Pool) -> Pool:
+    """The plugin's user pool."""
+    return cognito_pool
 
 
 @pytest.fixture(scope="session")
-def public_client(cognito: LocalCognito, pool: Pool) -> AppClient:
-    return cognito.create_app_client(pool, "public")
+def public_client(cognito_app_client: AppClient) -> AppClient:
+    """The plugin's public app client (USER_PASSWORD_AUTH, REFRESH_TOKEN_AUTH)."""
+    return cognito_app_client
 
 
 @pytest.fixture(scope="session")
@@ -85,11 +91,10 @@ def api(pool: Pool, public_client: AppClient, secret_client: AppClient) -> Itera
 
 @pytest.fixture(autouse=True)
 def _fresh_peers(request: pytest.FixtureRequest) -> None:
-    """Reset the session servers a test uses, without starting the ones it does not."""
-    if "cognito" in request.fixturenames:
-        local_cognito: LocalCognito = request.getfixturevalue("cognito")
-        local_cognito.reset_counts()
-        local_cognito.clear_failures()
+    """Reset the API a test uses, without starting it for tests that do not.
+
+    (The plugin resets LocalCognito's counts and failures.)
+    """
     if "api" in request.fixturenames:
         protected_api: ProtectedApi = request.getfixturevalue("api")
         protected_api.reset()

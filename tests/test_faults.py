@@ -15,15 +15,15 @@ as they were, and that no thread or socket is left behind.
 
 The last section is the throttling policy the issue asks for (bounded,
 jittered retries of throttled calls only, honouring ``Retry-After``). It is
-written against ``keybearer._io.drive.Retry`` / ``keybearer._io.drive.RETRY``, the
-injectable policy proposed with it; until that lands those tests fail.
+written against ``keybearer._io.drive.Retry``, the policy each client takes as
+``OAuthClient(config, retry=...)``; every client here gets one that never
+really waits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -43,6 +43,7 @@ import pytest
 import keybearer
 from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt
 from keybearer import errors
+from keybearer._io.drive import Retry
 from support import FakeClock
 
 REDIRECT = "http://localhost:8765/callback"
@@ -439,15 +440,8 @@ async def _no_async_sleep(seconds: float) -> None:
     return None
 
 
-@pytest.fixture(autouse=True)
-def _throttle_retries_do_not_sleep(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once the retry policy exists, these tests must not wait out its back-off."""
-    from keybearer._io import drive as _drive
-
-    policy = getattr(_drive, "RETRY", None)
-    if policy is not None:
-        quiet = dataclasses.replace(policy, sleep=lambda seconds: None, asleep=_no_async_sleep)
-        monkeypatch.setattr(_drive, "RETRY", quiet)
+QUIET = Retry(sleep=lambda seconds: None, asleep=_no_async_sleep)
+"""The default policy, except that its back-off waits for nothing (the session's seam)."""
 
 
 @pytest.fixture
@@ -456,7 +450,12 @@ def clock() -> FakeClock:
 
 
 def cognito_client(
-    provider: Provider, clock: FakeClock, store: keybearer.MemoryStore, **options: Any
+    provider: Provider,
+    clock: FakeClock,
+    store: keybearer.MemoryStore,
+    *,
+    retry: Retry = QUIET,
+    **options: Any,
 ) -> keybearer.OAuthClient:
     values: dict[str, Any] = {
         "domain": provider.main.url,
@@ -466,11 +465,10 @@ def cognito_client(
         "redirect_uri": REDIRECT,
         "api_hosts": [provider.api.url],
         "timeout": TIMEOUT,
-        "store": store,
-        "clock": clock,
     }
     values.update(options)
-    return keybearer.OAuthClient.cognito(POOL, CLIENT, **values)
+    config = keybearer.OAuthClient.cognito(POOL, CLIENT, store=store, **values).config
+    return keybearer.OAuthClient(config, store=store, clock=clock, retry=retry)
 
 
 def code_redirect(client: keybearer.OAuthClient, provider: Provider) -> str:
@@ -532,9 +530,9 @@ def _code_exchange(provider: Provider, clock: FakeClock, store: keybearer.Memory
 
 
 def _hosted_signed_in(
-    provider: Provider, clock: FakeClock, store: keybearer.MemoryStore
+    provider: Provider, clock: FakeClock, store: keybearer.MemoryStore, retry: Retry = QUIET
 ) -> keybearer.OAuthClient:
-    client = cognito_client(provider, clock, store)
+    client = cognito_client(provider, clock, store, retry=retry)
     client.complete_login(code_redirect(client, provider))
     return client
 
@@ -976,16 +974,16 @@ class Sleeps:
     async def asleep(self, seconds: float) -> None:
         self.seconds.append(seconds)
 
+    @property
+    def policy(self) -> Retry:
+        """The default retry policy, recording its waits here instead of waiting."""
+        return Retry(sleep=self.sleep, asleep=self.asleep)
+
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> Sleeps:
-    """Install the retry policy with a recording sleep: nothing really waits."""
-    from keybearer._io import drive as _drive
-
-    recorded = Sleeps()
-    policy = dataclasses.replace(_drive.RETRY, sleep=recorded.sleep, asleep=recorded.asleep)
-    monkeypatch.setattr(_drive, "RETRY", policy)
-    return recorded
+def sleeps() -> Sleeps:
+    """A recording sleep for the retry policy a test hands its client: nothing really waits."""
+    return Sleeps()
 
 
 def throttled(retry_after: str | None = None) -> Action:
@@ -999,18 +997,16 @@ def throttled(retry_after: str | None = None) -> Action:
 def test_a_throttled_login_is_retried_with_jittered_backoff_then_succeeds(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    from keybearer._io import drive as _drive
-
     store = keybearer.MemoryStore()
-    client = cognito_client(provider, clock, store)
-    provider.plant("InitiateAuth", throttled(), times=_drive.RETRY.attempts - 1)
+    client = cognito_client(provider, clock, store, retry=sleeps.policy)
+    provider.plant("InitiateAuth", throttled(), times=QUIET.attempts - 1)
 
     tokens = client.login_password("alice", "Correct-Horse-1")
 
     assert isinstance(tokens, keybearer.TokenSet)
-    assert provider.calls["InitiateAuth"] == _drive.RETRY.attempts
-    assert len(sleeps.seconds) == _drive.RETRY.attempts - 1
-    assert all(0 <= s <= _drive.RETRY.cap for s in sleeps.seconds)
+    assert provider.calls["InitiateAuth"] == QUIET.attempts
+    assert len(sleeps.seconds) == QUIET.attempts - 1
+    assert all(0 <= s <= QUIET.cap for s in sleeps.seconds)
     assert store.load(client.config.store_key) is not None
     client.close()
 
@@ -1018,23 +1014,21 @@ def test_a_throttled_login_is_retried_with_jittered_backoff_then_succeeds(
 def test_throttling_that_persists_gives_up_after_the_bound(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    from keybearer._io import drive as _drive
-
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     provider.plant("InitiateAuth", throttled())
 
     with pytest.raises(errors.ThrottledError) as caught:
         client.login_password("alice", "Correct-Horse-1")
 
     assert caught.value.code == "TooManyRequestsException"
-    assert provider.calls["InitiateAuth"] == _drive.RETRY.attempts
-    assert len(sleeps.seconds) == _drive.RETRY.attempts - 1
-    assert sum(sleeps.seconds) <= _drive.RETRY.cap * (_drive.RETRY.attempts - 1)
+    assert provider.calls["InitiateAuth"] == QUIET.attempts
+    assert len(sleeps.seconds) == QUIET.attempts - 1
+    assert sum(sleeps.seconds) <= QUIET.cap * (QUIET.attempts - 1)
     client.close()
 
 
 def test_the_backoff_is_jittered(provider: Provider, clock: FakeClock, sleeps: Sleeps) -> None:
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     provider.plant("InitiateAuth", throttled())
     firsts = []
     for _ in range(8):
@@ -1048,7 +1042,7 @@ def test_the_backoff_is_jittered(provider: Provider, clock: FakeClock, sleeps: S
 
 
 def test_retry_after_is_honoured(provider: Provider, clock: FakeClock, sleeps: Sleeps) -> None:
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     provider.plant("InitiateAuth", throttled(retry_after="2"), times=1)
 
     client.login_password("alice", "Correct-Horse-1")
@@ -1061,7 +1055,7 @@ def test_retry_after_is_honoured(provider: Provider, clock: FakeClock, sleeps: S
 def test_a_retry_after_beyond_the_cap_is_not_waited_for(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     provider.plant("InitiateAuth", throttled(retry_after="3600"))
 
     with pytest.raises(errors.ThrottledError) as caught:
@@ -1077,7 +1071,7 @@ def test_a_retry_after_beyond_the_cap_is_not_waited_for(
 def test_only_throttling_is_retried(
     provider: Provider, clock: FakeClock, sleeps: Sleeps, fault: str
 ) -> None:
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     if fault == "429 on the API":
         client.login_password("alice", "Correct-Horse-1")
         provider.plant("api", action_for("429 Retry-After", "api", provider))  # type: ignore[arg-type]
@@ -1105,7 +1099,7 @@ def test_a_throttled_refresh_inside_a_request_is_retried(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
     store = keybearer.MemoryStore()
-    client = cognito_client(provider, clock, store)
+    client = cognito_client(provider, clock, store, retry=sleeps.policy)
     client.login_password("alice", "Correct-Horse-1")
     clock.advance(7200)
     provider.plant("InitiateAuth:REFRESH_TOKEN_AUTH", throttled(), times=1)
@@ -1121,7 +1115,7 @@ def test_a_throttled_refresh_inside_a_request_is_retried(
 def test_a_throttled_token_endpoint_is_retried(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    client = _hosted_signed_in(provider, clock, keybearer.MemoryStore())
+    client = _hosted_signed_in(provider, clock, keybearer.MemoryStore(), sleeps.policy)
     limited = reply(429, "slow down", content_type="text/plain", headers={"Retry-After": "1"})
     provider.plant("token:refresh_token", limited, times=1)
 
@@ -1136,7 +1130,7 @@ def test_a_throttled_token_endpoint_is_retried(
 async def test_async_throttled_login_is_retried_without_blocking_the_loop(
     provider: Provider, clock: FakeClock, sleeps: Sleeps
 ) -> None:
-    client = cognito_client(provider, clock, keybearer.MemoryStore())
+    client = cognito_client(provider, clock, keybearer.MemoryStore(), retry=sleeps.policy)
     provider.plant("InitiateAuth", throttled(), times=1)
     ticks = 0
 

@@ -401,7 +401,7 @@ def test_complete_login_takes_any_paste(
         pasted = f"{REDIRECT}?code=c&state={state}&state={state}"
     elif keep_state == "foreign":
         pasted = f"{REDIRECT}#access_token={pasted[:30]}&state={state}&expires_in=60"
-    client._session.cache.tokens = None
+    client._session.cache.drop()
     try:
         tokens = client.complete_login(pasted)
     except errors.KeybearerError:

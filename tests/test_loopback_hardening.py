@@ -134,6 +134,9 @@ BOGUS = [
     ("GET", "/callback?code=c&state=" + STATE[:-1], 400),
     ("GET", "/callback?error=access_denied", 400),  # any web page can send this one
     ("GET", "/callback?error=access_denied&state=forged", 400),
+    ("GET", f"/callback?code=c&state={STATE}&state=forged", 400),  # which one is real?
+    ("GET", f"/callback?code=c&code=d&state={STATE}", 400),
+    ("GET", f"/callback?code=c&state={STATE}&" + "&".join(f"p{i}=v" for i in range(99)), 400),
     ("POST", "/callback?code=c&state=" + STATE, 405),
     ("PUT", "/callback?code=c&state=" + STATE, 501),
 ]

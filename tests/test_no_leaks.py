@@ -178,7 +178,7 @@ def haystack() -> Iterator[Haystack]:
 @pytest.fixture
 def attempts(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every browser sign-in attempt made (state, nonce, PKCE verifier)."""
-    import keybearer._client as client_module
+    import keybearer._browser_signin as client_module
 
     made: list[Any] = []
     real = client_module.Attempt

@@ -109,14 +109,15 @@ def test_secret_client_signs_in_and_refreshes_with_secret_hash(
     assert refreshed.refresh_token == first.refresh_token
 
 
-def test_secret_client_without_its_secret_cannot_refresh(
+def test_secret_client_with_a_wrong_secret_cannot_sign_in(
     make_client: MakeClient, secret_client: AppClient, person: Person
 ) -> None:
+    # Cognito checks SECRET_HASH on USER_PASSWORD_AUTH already (moto alone did not).
     client = make_client(secret_client, client_secret="not-the-secret")
-    client.login_password(person.username, person.password)
 
-    with pytest.raises(errors.LoginRequiredError):
-        client.refresh()
+    with pytest.raises(errors.ConfigurationError, match="SECRET_HASH"):
+        client.login_password(person.username, person.password)
+    assert client.tokens is None
 
 
 async def test_async_login_and_challenge(make_client: MakeClient, new_person: Person) -> None:

@@ -83,6 +83,7 @@ def test_a_second_process_calls_the_api_from_the_keyring_without_cognito(
         "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring",
         "XDG_DATA_HOME": str(data),
         "XDG_CONFIG_HOME": str(config),  # no keyringrc.cfg of the developer's
+        "XDG_STATE_HOME": str(tmp_path / "state"),  # the keyring's private lock folder
         "HOME": str(home),  # whatever ignores XDG_DATA_HOME would land here
     }
     ids = (pool.id, public_client.id, cognito.url, api.url)

@@ -38,7 +38,7 @@ import httpx
 import pytest
 
 import keybearer
-from cognito_shapes import CLIENT, POOL, fake_jwt
+from cognito_shapes import CLIENT, ISSUER, POOL, fake_jwt
 from keybearer.testing import AppClient, LocalCognito, Pool
 from support import Person
 
@@ -111,8 +111,13 @@ class Provider:
         self.issued += 1
         body = {
             "AuthenticationResult": {
-                "AccessToken": fake_jwt({"jti": f"a{self.issued}", "username": "alice"}),
-                "IdToken": fake_jwt({"jti": f"i{self.issued}", "cognito:username": "alice"}),
+                # The configured pool's issuer: a sign-in from any other is refused.
+                "AccessToken": fake_jwt(
+                    {"iss": ISSUER, "jti": f"a{self.issued}", "username": "alice"}
+                ),
+                "IdToken": fake_jwt(
+                    {"iss": ISSUER, "jti": f"i{self.issued}", "cognito:username": "alice"}
+                ),
                 "ExpiresIn": SHORT,
                 "TokenType": "Bearer",
                 **({"RefreshToken": "r" * 40} if self.issued == 1 else {}),

@@ -452,7 +452,7 @@ def test_no_secret_ever_travels_in_a_url(httpx_mock: HTTPXMock, clock: FakeClock
     remember()
     params = httpx.URL(client.authorization_url()).params
     nonce["n"] = params["nonce"]
-    secrets.add(client._attempts[params["state"]].verifier)
+    secrets.add(client._browser._attempts[params["state"]].verifier)
     secrets.add("the-authorization-code")
     client.complete_login(
         f"http://localhost:8765/callback?code=the-authorization-code&state={params['state']}"

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Generator
+from typing import Any
 
 import httpx
 
 from keybearer._io.hosts import HostAllowList
+from keybearer._io.urls import check_secure_url, loopback_mounts
 from keybearer._session import Session
 from keybearer._tokens import TokenSet
 from keybearer.errors import ConfigurationError, UnauthorizedError
@@ -16,6 +18,38 @@ logger = logging.getLogger("keybearer")
 
 DIAGNOSIS = "keybearer.diagnosis"
 """Key of the :class:`~keybearer.Diagnosis` in ``response.extensions`` after a 401/403."""
+
+
+def client_options(
+    session: Session, options: dict[str, Any], raise_on_unauthorized: bool
+) -> dict[str, Any]:
+    """An httpx client's arguments: the caller's (a copy, never changed), ``auth`` and TLS.
+
+    The auth sends tokens to ``base_url``'s host and the configured ``api_hosts``;
+    loopback hosts are mounted without proxy (:func:`keybearer._io.urls.loopback_mounts`).
+    """
+    if "auth" in options:
+        raise ConfigurationError("http()/async_http() set auth themselves; do not pass auth=")
+    hosts = list(session.config.api_hosts)
+    base_url = options.get("base_url")
+    if base_url:
+        try:
+            check_secure_url(str(base_url), what="base_url")
+        except ValueError as exc:
+            raise ConfigurationError(f"{exc}; the token would never be sent") from None
+        hosts.append(str(httpx.URL(str(base_url)).copy_with(path="/", query=None)))
+    auth = KeybearerAuth(session, HostAllowList(hosts), raise_on_unauthorized=raise_on_unauthorized)
+    result = {**options, "auth": auth}
+    if "proxy" not in options:
+        # A loopback API never goes through an environment proxy: the token
+        # would cross it in clear text. The caller's own mounts win.
+        result["mounts"] = {**loopback_mounts(hosts), **(options.get("mounts") or {})}
+    # httpx builds a new SSL context for every client, reading the CA bundle
+    # (~20 ms); a client per thread or per task would pay it every time.
+    # Share the session's context unless the caller chose TLS settings.
+    if "verify" not in options and "trust_env" not in options:
+        result["verify"] = session.ssl_context()
+    return result
 
 
 def _replayable(request: httpx.Request) -> bool:
@@ -65,6 +99,7 @@ class KeybearerAuth(httpx.Auth):
 
     def _explain(self, response: httpx.Response, tokens: TokenSet, *, refreshed: bool) -> None:
         """Attach the likely cause of a 401/403 to the response; log it once per token."""
+        # Lazy: the diagnosis reads JWT claims, needed only once an API refuses a token.
         from keybearer._diagnose import diagnose
 
         config = self._session.config
@@ -92,7 +127,17 @@ class KeybearerAuth(httpx.Auth):
             return False
         # Tokens the API refused even right after a refresh point at a wrong
         # token kind or scope, not at staleness: don't refresh on every call.
-        return tokens is not self._session.cache.rejected_after_refresh
+        return not self._session.cache.rejected_after_refresh(tokens)
+
+    def _retry_request(self, request: httpx.Request, renewed: TokenSet) -> httpx.Request:
+        request.headers["Authorization"] = self._header(renewed)
+        return request
+
+    def _after_retry(self, response: httpx.Response, renewed: TokenSet) -> None:
+        """The replay's answer is in (its body read if it was a 401/403)."""
+        if response.status_code == 401:
+            self._session.cache.mark_rejected_after_refresh(renewed)
+        self._explain(response, renewed, refreshed=True)
 
     # The per-request path is kept flat: no lock, no I/O, no method call that
     # can be inlined, nothing allocated while the token is fresh (benchmarks/,
@@ -120,13 +165,10 @@ class KeybearerAuth(httpx.Auth):
             self._explain(response, tokens, refreshed=False)
             return
         renewed = self._session.refresh(seen=tokens, rejected=True)
-        request.headers["Authorization"] = self._header(renewed)
-        response = yield request
+        response = yield self._retry_request(request, renewed)
         if response.status_code in (401, 403):
-            if response.status_code == 401:
-                self._session.cache.rejected_after_refresh = renewed
             response.read()
-            self._explain(response, renewed, refreshed=True)
+            self._after_retry(response, renewed)
 
     async def async_auth_flow(
         self, request: httpx.Request
@@ -148,10 +190,7 @@ class KeybearerAuth(httpx.Auth):
             self._explain(response, tokens, refreshed=False)
             return
         renewed = await self._session.arefresh(seen=tokens, rejected=True)
-        request.headers["Authorization"] = self._header(renewed)
-        response = yield request
+        response = yield self._retry_request(request, renewed)
         if response.status_code in (401, 403):
-            if response.status_code == 401:
-                self._session.cache.rejected_after_refresh = renewed
             await response.aread()
-            self._explain(response, renewed, refreshed=True)
+            self._after_retry(response, renewed)

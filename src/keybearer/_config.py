@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from collections.abc import Callable, Iterable
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from keybearer._io.hosts import parse_entry
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol.oauth import ClientAuth, Endpoints, OAuthClientInfo
-from keybearer._redact import detached
 from keybearer._tokens import is_text
 from keybearer.errors import ConfigurationError
 
@@ -117,7 +117,7 @@ class CognitoConfig(ClientConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _derive_endpoints(cls, data: Any) -> Any:
+    def _derive_endpoints(cls, data: object) -> object:
         if not isinstance(data, dict):
             return data
         pool_id = data.get("user_pool_id")
@@ -205,21 +205,33 @@ class OidcConfig(ClientConfig):
         return f"issuer {self.issuer}, {super().describe}"
 
 
-@detached()  # pydantic's ValidationError keeps every input: the client secret too
-def build_config(model: type[BaseModel], values: dict[str, Any]) -> Any:
-    """Validate ``values``; turn pydantic's error into one readable ConfigurationError.
+M = TypeVar("M", bound=ClientConfig)
+
+
+def validated(build: Callable[[], M]) -> M:
+    """``build()`` (a model constructor call); pydantic's error as one ConfigurationError.
 
     Input values are left out of the message on purpose: one of them may be a
-    client secret. The validators above quote the values that are safe to quote.
+    client secret. The validators above quote the values that are safe to
+    quote. The error is raised outside the ``except`` block so that it carries
+    no ``__context__`` (pydantic's error holds the inputs).
     """
     try:
-        return model.model_validate(values)
+        return build()
     except ValidationError as exc:
         problems = []
         for error in exc.errors(include_input=False, include_url=False):
             where = ".".join(str(part) for part in error["loc"]) or "configuration"
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{where}: {message}" if where != "configuration" else message)
-        raise ConfigurationError(
-            "invalid keybearer configuration: " + "; ".join(problems)
-        ) from None
+    raise ConfigurationError("invalid keybearer configuration: " + "; ".join(problems))
+
+
+def as_tuple(value: str | Iterable[str]) -> tuple[str, ...]:
+    """A list argument as a tuple; a lone string is one item, not its characters."""
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def secret(value: str | None) -> SecretStr | None:
+    """A client secret argument as a SecretStr (None: an app client without one)."""
+    return SecretStr(value) if value is not None else None

@@ -1,4 +1,4 @@
-"""Keeping secrets out of what keybearer says: one redaction step, one chain rule.
+"""Keeping secrets out of what keybearer says: one redaction step.
 
 **Redaction.** A provider may quote in its error message what the request sent
 (some stand-ins quote the refresh token; a hostile one quotes anything). Every
@@ -13,12 +13,8 @@ every value of its form or JSON body except the fields known to be public
 counts as secret: a new grant's new field is redacted until someone decides
 otherwise.
 
-**Chains.** ``raise ... from None`` hides the original exception from the
-traceback, but ``__context__`` still holds it, and it may hold the secret (a
-JSON decode error's ``.doc`` is the whole token file, a pydantic
-``ValidationError`` keeps the client secret it refused). :func:`detached` is the
-one way keybearer turns such an exception into a typed error: the typed error
-leaves with no ``__cause__`` and no ``__context__``.
+Errors made from foreign exceptions that hold secrets are the other half of
+the rule; see :mod:`keybearer._chains`.
 """
 
 from __future__ import annotations
@@ -26,19 +22,16 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import functools
-import inspect
 import json
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+import re
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote
 
 import httpx
 
 if TYPE_CHECKING:
     from keybearer.errors import KeybearerError
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 REDACTED = "[redacted]"
 
@@ -65,6 +58,11 @@ PUBLIC_FIELDS = frozenset(
         "DeviceName",
     }
 )
+
+#: Shorter "secrets" are not looked for: a one-letter code would shred every
+#: message it appears in, and no real credential is that short (Cognito's
+#: passwords have at least 6 characters, its codes 6 digits).
+SHORTEST = 4
 
 #: A run this long that also occurs inside a secret is part of that secret: a
 #: provider that quotes half a token (or splits it over two fields) leaks it too.
@@ -168,20 +166,21 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret, in any of its spellings, and every fragment of one gone.
 
     A fragment is a run of :data:`FRAGMENT` or more characters that occurs in a
-    secret at least that long.
+    secret at least that long. Secrets shorter than :data:`SHORTEST` are left alone.
     """
     spelled: set[str] = set()
     grams: set[str] = set()
     for secret in secrets:
-        if not secret:
+        if len(secret) < SHORTEST:
             continue
-        spelled |= _spellings(secret)
+        spelled |= {spelling for spelling in _spellings(secret) if spelling in text}
         if len(secret) >= FRAGMENT:
             grams.update(secret[i : i + FRAGMENT] for i in range(len(secret) - FRAGMENT + 1))
-    # Longest first: a secret that contains another is removed whole.
-    for spelling in sorted(spelled, key=len, reverse=True):
-        if spelling and spelling in text:
-            text = text.replace(spelling, REDACTED)
+    if spelled:
+        # One pass, longest first: a secret that contains another goes whole, and
+        # a marker already written is never searched again.
+        pattern = "|".join(re.escape(s) for s in sorted(spelled, key=len, reverse=True))
+        text = re.sub(pattern, REDACTED, text)
     if not grams or len(text) < FRAGMENT:
         return text
     spans: list[list[int]] = []
@@ -227,13 +226,16 @@ def scrub(error: KeybearerError, secrets: Iterable[str]) -> KeybearerError:
     return error
 
 
-def scrubbed_response(response: httpx.Response) -> httpx.Response:
+def scrubbed_response(response: object) -> Any:
     """A copy of ``response`` to keep in an exception: no credential of its request in it.
 
     The request's ``Authorization`` (and cookie) headers become ``[redacted]``,
     and the token is redacted wherever the answer quotes it back (API Gateway
-    echoes the header in some 403 messages).
+    echoes the header in some 403 messages). Anything but an ``httpx.Response``
+    is returned as it is.
     """
+    if not isinstance(response, httpx.Response):
+        return response
     try:
         request = response.request
     except RuntimeError:
@@ -263,41 +265,3 @@ def scrubbed_response(response: httpx.Response) -> httpx.Response:
         request=clean_request,
         extensions=extensions,
     )
-
-
-class detached(contextlib.ContextDecorator):
-    """Strip ``__cause__`` and ``__context__`` from an error leaving the block.
-
-    Wrap the code that turns a foreign exception which may hold a secret (a
-    decode error, a ``ValidationError``) into a typed error::
-
-        with detached():
-            try:
-                data = json.loads(text)
-            except ValueError:
-                raise StoreError("the token file is corrupt") from None
-
-    ``from None`` alone leaves ``__context__`` pointing at the decode error. As
-    a decorator (``@detached()``) it covers a whole function, sync or async
-    (not a generator: its body runs later).
-    """
-
-    def __call__(self, func: _F) -> _F:
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def guarded(*args: object, **kwargs: object) -> object:
-                with self:
-                    return await func(*args, **kwargs)
-
-            return cast("_F", guarded)
-        return super().__call__(func)
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
-        if isinstance(error, Exception):
-            error.__cause__ = None
-            error.__context__ = None
-            error.__suppress_context__ = True

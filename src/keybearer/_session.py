@@ -1,10 +1,13 @@
 """The signed-in session behind a client: current tokens, single-flight refresh.
 
 Many threads or tasks can find the token stale at once; exactly one of them
-refreshes while the others wait and reuse the result. Sync callers take the
-cache's thread lock. Async callers first queue on a per-loop asyncio lock (so
-one task per loop contends), then take the same thread lock without blocking
-the loop, so threads, tasks and several loops all share one refresh.
+refreshes while the others wait and reuse the result. The refresh is written
+once, synchronously (:meth:`Session.refresh`): it takes the cache's thread
+lock, then the store's cross-process lock, re-reads the store, and only then
+asks the provider. Async callers queue on a per-loop asyncio lock (so one task
+per loop contends), reuse what an earlier task got if they can, and otherwise
+run that same refresh in a worker thread, so the event loop never blocks on a
+lock, the keyring or the provider.
 """
 
 from __future__ import annotations
@@ -14,14 +17,14 @@ import contextlib
 import logging
 import ssl
 import threading
-import time
-from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
 
 from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
-from keybearer._io.drive import run_async, run_sync
+from keybearer._io import drive
+from keybearer._io.drive import Retry, run_async, run_sync
 from keybearer._io.urls import loopback_mounts
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
@@ -29,31 +32,37 @@ from keybearer._token_cache import TokenCache
 from keybearer._tokens import TokenSet
 from keybearer.errors import ConfigurationError, LoginRequiredError, ProtocolError, TransientError
 
+if TYPE_CHECKING:
+    from keybearer.verify import JwtVerifier
+
 logger = logging.getLogger("keybearer")
 
 T = TypeVar("T")
 
+Obtain = Callable[[], Flow[TokenSet]]
+"""A flow that gets a new token set with no session to refresh (a client-credentials grant)."""
+
 # How long a waiter trusts another refresher before refreshing itself. Longer
-# than any refresh can take (its timeout), so it only ends a true deadlock,
-# such as sync code run on the event loop thread while a task holds the lock.
+# than any refresh can take (its timeout), so it only ends a true deadlock.
 _LOCK_GRACE = 5.0
 
 
-async def _finish_even_if_cancelled(step: Awaitable[T]) -> T:
-    """Run ``step`` to its end even if the caller is cancelled meanwhile, then re-raise.
+async def _finish_even_if_cancelled(work: asyncio.Future[T]) -> T:
+    """Wait for ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
 
     A refresh the provider has answered has spent the old refresh token (with
     rotation); dropping the answer, or letting go of the locks before it is
-    stored, ends the session. The wait is bounded by the request timeout.
+    stored, ends the session. The refresh runs in a worker thread that a
+    cancellation cannot stop anyway; this keeps the per-loop lock held until
+    it has stored its answer. The wait is bounded by the request timeout.
     """
-    task = asyncio.ensure_future(step)
     cancelled = False
     while True:
         try:
-            result = await asyncio.shield(task)
+            result = await asyncio.shield(work)
             break
         except asyncio.CancelledError:
-            if task.done():
+            if work.done():
                 raise
             cancelled = True
     if cancelled:
@@ -62,15 +71,39 @@ async def _finish_even_if_cancelled(step: Awaitable[T]) -> T:
 
 
 class Session:
-    """Tokens for one config and cache, plus the HTTP plumbing to renew them."""
+    """Tokens for one config and cache, plus the HTTP plumbing to renew them.
 
-    def __init__(self, config: ClientConfig, cache: TokenCache, clock: Callable[[], float]) -> None:
+    ``transport``/``async_transport`` are the httpx transports provider calls
+    go through (default: httpx's network transports) and ``retry`` the policy
+    for throttled calls (default :data:`keybearer._io.drive.RETRY`); tests
+    pass their own instead of patching globals. ``obtain``, when given, gets a
+    token set without a session (the client-credentials grant): then "not
+    signed in" and "no refresh token" both mean "obtain one", single-flight
+    exactly like a refresh.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        cache: TokenCache,
+        clock: Callable[[], float],
+        *,
+        transport: httpx.BaseTransport | None = None,
+        async_transport: httpx.AsyncBaseTransport | None = None,
+        retry: Retry | None = None,
+        obtain: Obtain | None = None,
+    ) -> None:
         self.config = config
         self.cache = cache
         self.clock = clock
+        self._transport = transport
+        self._async_transport = async_transport
+        self._retry = retry if retry is not None else drive.RETRY
+        self._obtain = obtain
         self._endpoints = config.fixed_endpoints()
-        self._id_verifier: Any = None
+        self._id_verifier: JwtVerifier | None = None
         self._ahead = config.refresh_ahead
+        self._lock_wait = config.timeout + _LOCK_GRACE
         self._deadline: tuple[TokenSet | None, float] = (None, 0.0)
         self._ssl: ssl.SSLContext | None = None
         self._sync_http: httpx.Client | None = None
@@ -109,28 +142,37 @@ class Session:
         return self.clock() >= deadline
 
     def tokens_for_request(self) -> TokenSet:
+        """Tokens fit to send now: loaded, and refreshed (or obtained) first if due."""
         tokens = self.fresh()
         if tokens is not None:
             return tokens
-        tokens = self._require(self.cache.load())
+        tokens = self.cache.load()
+        if tokens is None:
+            self._require(None)  # raises, unless tokens can be obtained without a session
+            return self.refresh(seen=None, rejected=False, initial=True)
         if self.needs_refresh(tokens):
             tokens = self.refresh(seen=tokens, rejected=False)
         return tokens
 
     async def atokens_for_request(self) -> TokenSet:
+        """Async :meth:`tokens_for_request`: store reads and refreshes run off the loop."""
         tokens = self.fresh()
         if tokens is not None:
             return tokens
         if not self.cache.loaded:
             # A keyring read can block (D-Bus, a file): keep it off the loop.
             await asyncio.to_thread(self.cache.load)
-        tokens = self._require(self.cache.tokens)
+        tokens = self.cache.tokens
+        if tokens is None:
+            self._require(None)
+            return await self.arefresh(seen=None, rejected=False, initial=True)
         if self.needs_refresh(tokens):
             tokens = await self.arefresh(seen=tokens, rejected=False)
         return tokens
 
-    def _require(self, tokens: TokenSet | None) -> TokenSet:
-        if tokens is None:
+    def _require(self, tokens: TokenSet | None) -> TokenSet | None:
+        """``tokens``; if there are none, raise unless they can be obtained without a session."""
+        if tokens is None and self._obtain is None:
             unreadable = self.cache.unreadable
             why = f"; the token store could not be read ({unreadable})" if unreadable else ""
             raise LoginRequiredError(
@@ -139,32 +181,86 @@ class Session:
             )
         return tokens
 
-    # -- refresh, single-flight --
+    # -- refresh, single-flight: written once --
 
-    def _decide(self, seen: TokenSet | None, rejected: bool) -> TokenSet | None:
-        """Inside the lock: the tokens to use without refreshing, if any.
+    def _reusable(
+        self, current: TokenSet | None, seen: TokenSet | None, rejected: bool, initial: bool
+    ) -> TokenSet | None:
+        """The tokens to use without refreshing, if another caller already renewed them.
 
-        ``seen`` is what the caller found stale (or what the API rejected).
-        If another caller has replaced it meanwhile, that result is reused.
+        ``seen`` is what the caller found stale (or what the API rejected);
+        ``initial`` says the caller found no tokens at all. An explicit
+        refresh (neither) always refreshes.
         """
-        current = self._require(self.cache.load())
-        if current is self.cache.dead:
+        if current is None or self.cache.is_refused(current):
             return None  # re-read the store first: another process may have signed in
+        if initial:
+            return None if self.needs_refresh(current) else current
         if seen is None:
-            return None  # an explicit refresh() always refreshes
+            return None
         if current is not seen:
             return current
         if not rejected and not self.needs_refresh(current):
             return current
         return None
 
-    def _check_alive(self, current: TokenSet) -> None:
-        """After the re-read: refuse a session whose refresh token was refused."""
-        if current is self.cache.dead:
+    def refresh(self, *, seen: TokenSet | None, rejected: bool, initial: bool = False) -> TokenSet:
+        """Refresh unless another caller (thread, task or process) already did.
+
+        See :meth:`_reusable` for ``seen``, ``rejected`` and ``initial``.
+        """
+        with self.exclusive():
+            return self.refresh_held(seen=seen, rejected=rejected, initial=initial)
+
+    async def arefresh(
+        self, *, seen: TokenSet | None, rejected: bool, initial: bool = False
+    ) -> TokenSet:
+        """:meth:`refresh` for a coroutine: queue on this loop, then refresh in a thread.
+
+        A cancelled caller still waits for the refresh to store what the
+        provider answered (see :func:`_finish_even_if_cancelled`).
+        """
+        async with self.cache.loop_lock():
+            if self.cache.loaded:
+                # An earlier task on this loop may have renewed them while this one queued.
+                ready = self._reusable(self.cache.tokens, seen, rejected, initial)
+                if ready is not None:
+                    return ready
+            work = asyncio.ensure_future(
+                asyncio.to_thread(self.refresh, seen=seen, rejected=rejected, initial=initial)
+            )
+            return await _finish_even_if_cancelled(work)
+
+    def refresh_held(
+        self, *, seen: TokenSet | None, rejected: bool, initial: bool = False
+    ) -> TokenSet:
+        """:meth:`refresh` for a caller already inside :meth:`exclusive` (a logout)."""
+        ready = self._reusable(self.cache.load(), seen, rejected, initial)
+        if ready is not None:
+            return ready
+        current, ready = self._reread(seen, rejected, initial)
+        if ready is not None:
+            return ready
+        if current is not None and self.cache.is_refused(current):
             raise LoginRequiredError(
                 f"the session has ended ({self.config.describe}): the provider refused its "
                 "refresh token earlier; sign in again"
             )
+        if current is not None and self._unrefreshable_but_valid(current, seen, rejected):
+            return current
+        try:
+            tokens = self.run_sync(self._renewal_flow(current))
+        except (TransientError, ProtocolError) as exc:
+            if current is not None and self._keep_on_failure(current, seen, rejected, exc):
+                return current
+            raise
+        except LoginRequiredError:
+            if current is not None:
+                self.cache.mark_refused(current)  # refused by the provider
+            raise
+        self.cache.put(tokens)
+        logger.info("refreshed the tokens for %s", self.cache.key)
+        return tokens
 
     def _unrefreshable_but_valid(
         self, current: TokenSet, seen: TokenSet | None, rejected: bool
@@ -173,6 +269,7 @@ class Session:
         # actually expires, not given up at the start of the refresh window.
         return (
             current.refresh_token is None
+            and self._obtain is None
             and seen is not None
             and not rejected
             and current.expires_at > self.clock()
@@ -196,180 +293,82 @@ class Session:
             return True
         return False
 
-    def refresh(self, *, seen: TokenSet | None, rejected: bool) -> TokenSet:
-        """Refresh unless another caller already did; see :meth:`_decide`."""
-        acquired = self.cache.refresh_lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
-        try:
-            ready = self._decide(seen, rejected)
-            if ready is not None:
-                return ready
-            with self._process_lock():
-                current, ready = self._reread(seen, rejected)
-                if ready is not None:
-                    return ready
-                self._check_alive(current)
-                if self._unrefreshable_but_valid(current, seen, rejected):
-                    return current
-                try:
-                    tokens = run_sync(self._refresh_flow(current), self.sync_http())
-                except (TransientError, ProtocolError) as exc:
-                    if self._keep_on_failure(current, seen, rejected, exc):
-                        return current
-                    raise
-                except LoginRequiredError:
-                    if current.refresh_token is not None:  # refused by the provider
-                        self.cache.dead = current
-                    raise
-                self.cache.put(tokens)
-            logger.info("refreshed the tokens for %s", self.cache.key)
-            return tokens
-        finally:
-            if acquired:
-                self.cache.refresh_lock.release()
-
-    async def arefresh(self, *, seen: TokenSet | None, rejected: bool) -> TokenSet:
-        async with self.cache.loop_lock():
-            acquired = await self._acquire_thread_lock()
-            try:
-                if not self.cache.loaded:
-                    await asyncio.to_thread(self.cache.load)
-                ready = self._decide(seen, rejected)
-                if ready is not None:
-                    return ready
-                file_lock = await self._aacquire_process_lock()
-                try:
-                    current, ready = await asyncio.to_thread(self._reread, seen, rejected)
-                    if ready is not None:
-                        return ready
-                    self._check_alive(current)
-                    if self._unrefreshable_but_valid(current, seen, rejected):
-                        return current
-
-                    async def refresh_and_store() -> TokenSet:
-                        renewed = await self.run_async(self._refresh_flow(current))
-                        await asyncio.to_thread(self.cache.put, renewed)
-                        return renewed
-
-                    try:
-                        tokens = await _finish_even_if_cancelled(refresh_and_store())
-                    except (TransientError, ProtocolError) as exc:
-                        if self._keep_on_failure(current, seen, rejected, exc):
-                            return current
-                        raise
-                    except LoginRequiredError:
-                        if current.refresh_token is not None:  # refused by the provider
-                            self.cache.dead = current
-                        raise
-                finally:
-                    if file_lock is not None:
-                        file_lock.release()
-                logger.info("refreshed the tokens for %s", self.cache.key)
-                return tokens
-            finally:
-                if acquired:
-                    self.cache.refresh_lock.release()
-
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[None]:
-        """Hold the refresh locks, so that no refresh is in flight here or elsewhere."""
-        acquired = self.cache.refresh_lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
+        """Hold the refresh locks (this process's threads, then other processes).
+
+        Inside, no refresh is in flight here or in another process sharing the
+        store, so a sign-in's save, a refresh or a logout cannot interleave.
+        """
+        acquired = self.cache.refresh_lock.acquire(timeout=self._lock_wait)
         try:
-            with self._process_lock():
+            lock = self.cache.process_lock()
+            held = lock is not None and lock.acquire(self._lock_wait)
+            if lock is not None and not held:
+                # Another process holds it far longer than a refresh takes: it is
+                # stuck. Going on beats never refreshing.
+                logger.warning("went on without the refresh lock %r: it is held too long", lock)
+            try:
                 yield
+            finally:
+                if held and lock is not None:
+                    lock.release()
         finally:
             if acquired:
                 self.cache.refresh_lock.release()
 
-    # -- across processes --
+    def keep(self, tokens: TokenSet) -> None:
+        """Store a sign-in's tokens, after any refresh in flight (which would overwrite them)."""
+        with self.exclusive():
+            self.cache.put(tokens)
+        logger.info("signed in to %s", self.cache.key)
 
-    def _file_lock(self) -> Any:
-        """The cross-process lock for this store key, if the store names one."""
-        lock = self.cache.file_lock
-        if lock is None:
-            lock_path = getattr(self.cache.store, "lock_path", None)
-            if not callable(lock_path):
-                return None
-            from filelock import FileLock
+    def reread(self) -> TokenSet | None:
+        """Inside :meth:`exclusive`: the tokens, adopting what another process stored.
 
-            # thread_local=False: an async refresh may release it from the loop's
-            # thread after awaiting; the thread lock already keeps threads apart.
-            lock = FileLock(lock_path(self.cache.key), thread_local=False)
-            self.cache.file_lock = lock
-        return lock
+        With refresh-token rotation the stored refresh token may be newer than
+        the one in memory; a logout must revoke that one, not the spent one.
+        """
+        current = self.cache.load()
+        stored = self.cache.peek_store()
+        if stored is not None and (current is None or stored.access_token != current.access_token):
+            self.cache.adopt(stored)
+            return stored
+        return current
 
-    @contextlib.contextmanager
-    def _process_lock(self) -> Iterator[None]:
-        lock = self._file_lock()
-        if lock is None:
-            yield
-            return
-        from filelock import Timeout
-
-        try:
-            lock.acquire(timeout=self.config.timeout + _LOCK_GRACE)
-        except Timeout:
-            # Another process holds it far longer than a refresh takes: it is
-            # stuck. Refreshing anyway beats never refreshing.
-            logger.warning(
-                "went on without the refresh lock %s: it is held too long", lock.lock_file
-            )
-            yield
-            return
-        try:
-            yield
-        finally:
-            lock.release()
-
-    async def _aacquire_process_lock(self) -> Any:
-        lock = await asyncio.to_thread(self._file_lock)
-        if lock is None:
-            return None
-        from filelock import Timeout
-
-        deadline = time.monotonic() + self.config.timeout + _LOCK_GRACE
-        delay = 0.001
-        while True:
-            try:
-                lock.acquire(timeout=0)
-                return lock
-            except Timeout:
-                if time.monotonic() > deadline:
-                    logger.warning("went on without the refresh lock %s", lock.lock_file)
-                    return None
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 0.05)
-
-    def _reread(self, seen: TokenSet | None, rejected: bool) -> tuple[TokenSet, TokenSet | None]:
-        """Under the process lock: adopt what another process stored meanwhile.
+    def _reread(
+        self, seen: TokenSet | None, rejected: bool, initial: bool
+    ) -> tuple[TokenSet | None, TokenSet | None]:
+        """Under the locks: adopt what another process stored meanwhile.
 
         Returns the tokens to refresh from and, if no refresh is needed any
         more, the tokens to use. With refresh-token rotation the stored refresh
         token may be newer than the one in memory; refreshing with the old one
         would end the session.
         """
-        current = self._require(self.cache.tokens)
-        stored = self.cache.peek_store()
-        if stored is None or stored.access_token == current.access_token:
+        current = self.cache.tokens
+        latest = self.reread()
+        if latest is None:
+            self._require(None)  # raises, unless tokens can be obtained without a session
+            return None, None
+        if latest is current:
             return current, None
-        self.cache.adopt(stored)
-        logger.info("another process refreshed the tokens for %s; using them", self.cache.key)
-        if seen is not None and (rejected or not self.needs_refresh(stored)):
-            return stored, stored
-        return stored, None
+        logger.info("another process stored new tokens for %s; using them", self.cache.key)
+        if (seen is not None or initial) and (rejected or not self.needs_refresh(latest)):
+            return latest, latest
+        return latest, None
 
-    async def _acquire_thread_lock(self) -> bool:
-        lock = self.cache.refresh_lock
-        deadline = time.monotonic() + self.config.timeout + _LOCK_GRACE
-        delay = 0.001
-        while not lock.acquire(blocking=False):
-            if time.monotonic() > deadline:
-                return False
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.05)
-        return True
+    def _renewal_flow(self, tokens: TokenSet | None) -> Flow[TokenSet]:
+        """Obtain a new token set the way the session was obtained.
 
-    def _refresh_flow(self, tokens: TokenSet) -> Flow[TokenSet]:
-        """Refresh the way the session was obtained: token endpoint or cognito-idp."""
+        The token endpoint for a browser sign-in, cognito-idp for a password
+        sign-in, and ``obtain`` (a client-credentials grant) for a session
+        that never had a refresh token.
+        """
+        if self._obtain is not None and (tokens is None or tokens.refresh_token is None):
+            return (yield from self._obtain())
+        if tokens is None:
+            raise LoginRequiredError(f"not signed in ({self.config.describe}): sign in first")
         if tokens.origin == "hosted_ui":
             endpoints = yield from self.endpoints_flow()
             client = self.config.oauth_client
@@ -397,8 +396,10 @@ class Session:
 
     # -- checking what a browser sign-in brought back --
 
-    def _verifier(self, endpoints: oauth.Endpoints) -> Any:
+    def _verifier(self, endpoints: oauth.Endpoints) -> JwtVerifier:
         if self._id_verifier is None:
+            # Lazy: verify.py pulls in the JOSE stack, which a process that only
+            # sends a cached token never needs.
             from keybearer.verify import JwtVerifier
 
             self._id_verifier = JwtVerifier(
@@ -466,22 +467,26 @@ class Session:
                     self._sync_http = httpx.Client(
                         verify=self.ssl_context(),
                         timeout=self.config.timeout,
+                        transport=self._transport,
                         mounts=loopback_mounts(self.config.provider_urls),
                     )
         return self._sync_http
 
     def run_sync(self, flow: Flow[T]) -> T:
-        return run_sync(flow, self.sync_http())
+        """Drive ``flow`` with the session's sync client and retry policy."""
+        return run_sync(flow, self.sync_http(), retry=self._retry)
 
     async def run_async(self, flow: Flow[T]) -> T:
+        """Drive ``flow`` with an async client (one per call: a loop owns its connections)."""
         if self._ssl is None:
             await asyncio.to_thread(self.ssl_context)
         async with httpx.AsyncClient(
             verify=self.ssl_context(),
             timeout=self.config.timeout,
+            transport=self._async_transport,
             mounts=loopback_mounts(self.config.provider_urls),
         ) as http:
-            return await run_async(flow, http)
+            return await run_async(flow, http, retry=self._retry)
 
     def close(self) -> None:
         if self._sync_http is not None:

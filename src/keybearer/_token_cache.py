@@ -11,37 +11,90 @@ import asyncio
 import logging
 import threading
 import weakref
-from typing import Any
 
+from keybearer._locks import FileProcessLock, ProcessLock
 from keybearer._tokens import TokenSet
 from keybearer.errors import KeyringUnavailableError, StoreError
-from keybearer.stores._base import TokenStore
+from keybearer.stores._base import LockingStore, ProcessLockingStore, TokenStore
 
 logger = logging.getLogger("keybearer")
 
 
 class TokenCache:
-    """The current tokens of one store key, loaded from the store at most once."""
+    """The current tokens of one store key, loaded from the store at most once.
+
+    The cache owns its state: the tokens, whether the store was read, which
+    tokens the provider or the API refused, and the cross-process lock. Other
+    classes read it through properties and change it only through methods.
+    """
 
     def __init__(self, store: TokenStore, key: str) -> None:
-        self.store = store
-        self.key = key
-        self.tokens: TokenSet | None = None
-        """The cached tokens; read freely, replace only through :meth:`put`."""
-        self.loaded = False
-        self.dead: TokenSet | None = None
-        """Tokens whose refresh token the provider refused: asking again is pointless."""
-        self.unreadable: StoreError | None = None
-        """Why the last read of the store failed, if it did (shown by LoginRequiredError)."""
-        self.rejected_after_refresh: TokenSet | None = None
-        """Fresh tokens the API still refused: a 401 with them is not worth a refresh."""
+        self._store = store
+        self._key = key
+        self._tokens: TokenSet | None = None
+        self._loaded = False
+        # Tokens whose refresh token the provider refused: asking again is pointless.
+        self._refused: TokenSet | None = None
+        # Fresh tokens the API still refused: a 401 with them is not worth a refresh.
+        self._rejected_after_refresh: TokenSet | None = None
+        self._unreadable: StoreError | None = None
+        self._process_lock: ProcessLock | None = None
+        self._process_lock_known = False
         self.refresh_lock = threading.Lock()
-        self.file_lock: Any = None
-        """The cross-process refresh lock (a filelock.FileLock), made on first use."""
+        """Keeps this process's threads to one refresh at a time (held by :class:`Session`)."""
         self._load_lock = threading.Lock()
         self._loop_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
             weakref.WeakKeyDictionary()
         )
+
+    @property
+    def store(self) -> TokenStore:
+        return self._store
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def tokens(self) -> TokenSet | None:
+        """The cached tokens (None before the first load, or when signed out)."""
+        return self._tokens
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the store has been read (or tokens put) since the last :meth:`drop`."""
+        return self._loaded
+
+    @property
+    def unreadable(self) -> StoreError | None:
+        """Why the last read of the store failed, if it did (shown by LoginRequiredError)."""
+        return self._unreadable
+
+    def is_refused(self, tokens: TokenSet) -> bool:
+        """Whether the provider refused these tokens' refresh token (the session ended)."""
+        return tokens is self._refused
+
+    def mark_refused(self, tokens: TokenSet) -> None:
+        """Remember that the provider refused ``tokens``' refresh token."""
+        if tokens.refresh_token is not None:
+            self._refused = tokens
+
+    def rejected_after_refresh(self, tokens: TokenSet) -> bool:
+        """Whether the API refused ``tokens`` right after they were refreshed."""
+        return tokens is self._rejected_after_refresh
+
+    def mark_rejected_after_refresh(self, tokens: TokenSet) -> None:
+        """Remember that the API refused freshly refreshed ``tokens`` (wrong kind or scope)."""
+        self._rejected_after_refresh = tokens
+
+    def process_lock(self) -> ProcessLock | None:
+        """The store's cross-process lock for this key (asked for once), or None."""
+        if not self._process_lock_known:
+            with self._load_lock:
+                if not self._process_lock_known:
+                    self._process_lock = lock_for(self._store, self._key)
+                    self._process_lock_known = True
+        return self._process_lock
 
     def load(self) -> TokenSet | None:
         """The tokens, reading the store on first use only.
@@ -50,33 +103,33 @@ class TokenCache:
         "signed out" for now, with a warning; the next call reads it again. A
         store that does not exist at all (no keyring backend) still raises.
         """
-        if self.loaded:
-            return self.tokens
+        if self._loaded:
+            return self._tokens
         with self._load_lock:
-            if not self.loaded:
+            if not self._loaded:
                 try:
-                    raw = self.store.load(self.key)
+                    raw = self._store.load(self._key)
                 except KeyringUnavailableError:
                     raise
                 except StoreError as exc:
-                    self.unreadable = exc
+                    self._unreadable = exc
                     logger.warning(
                         "treating %s as signed out: the token store could not be read: %s",
-                        self.key,
+                        self._key,
                         exc,
                     )
                     return None
-                self.unreadable = None
+                self._unreadable = None
                 tokens = None
                 if raw is not None:
                     try:
                         tokens = TokenSet.from_json(raw)
                     except StoreError as exc:
                         # A damaged entry means "signed out", never a crash or half a session.
-                        logger.warning("ignoring the stored tokens for %s: %s", self.key, exc)
-                self.tokens = tokens
-                self.loaded = True
-        return self.tokens
+                        logger.warning("ignoring the stored tokens for %s: %s", self._key, exc)
+                self._tokens = tokens
+                self._loaded = True
+        return self._tokens
 
     def put(self, tokens: TokenSet) -> bool:
         """Make ``tokens`` current, in memory first, then in the store.
@@ -84,14 +137,12 @@ class TokenCache:
         Returns False when the store refused them: the session still works in
         this process and the warning says the tokens were not persisted.
         """
-        self.tokens = tokens
-        self.loaded = True
-        self.dead = None
+        self.adopt(tokens)
         try:
-            self.store.save(self.key, tokens.to_json())
+            self._store.save(self._key, tokens.to_json())
         except StoreError as exc:
             logger.warning(
-                "tokens for %s are in memory only; the store did not save them: %s", self.key, exc
+                "tokens for %s are in memory only; the store did not save them: %s", self._key, exc
             )
             return False
         return True
@@ -99,24 +150,36 @@ class TokenCache:
     def peek_store(self) -> TokenSet | None:
         """What the store holds now, without making it current (None if unreadable)."""
         try:
-            raw = self.store.load(self.key)
+            raw = self._store.load(self._key)
             return TokenSet.from_json(raw) if raw is not None else None
         except StoreError as exc:
-            logger.warning("could not re-read the stored tokens for %s: %s", self.key, exc)
+            logger.warning("could not re-read the stored tokens for %s: %s", self._key, exc)
             return None
 
     def adopt(self, tokens: TokenSet) -> None:
-        """Make tokens another process stored current here, without saving them again."""
-        self.tokens = tokens
-        self.loaded = True
-        self.dead = None
+        """Make tokens current here without saving them (another process stored them)."""
+        self._tokens = tokens
+        self._loaded = True
+        self._refused = None
+
+    def drop(self) -> None:
+        """Forget the in-memory tokens only: the next :meth:`load` reads the store again."""
+        with self._load_lock:
+            self._tokens = None
+            self._loaded = False
+            self._refused = None
 
     def clear(self) -> None:
-        """Forget the tokens, in memory and in the store."""
-        self.tokens = None
-        self.loaded = True
-        self.dead = None
-        self.store.delete(self.key)
+        """Forget the tokens, in memory and in the store.
+
+        Raises:
+            StoreError: the store could not delete them (they are gone from
+                memory, but the next process would find them).
+        """
+        self._tokens = None
+        self._loaded = True
+        self._refused = None
+        self._store.delete(self._key)
 
     def loop_lock(self) -> asyncio.Lock:
         """The asyncio lock for the running loop (asyncio locks belong to one loop)."""
@@ -126,6 +189,15 @@ class TokenCache:
             with self._load_lock:
                 lock = self._loop_locks.setdefault(loop, asyncio.Lock())
         return lock
+
+
+def lock_for(store: TokenStore, key: str) -> ProcessLock | None:
+    """The cross-process lock for ``key`` in ``store``, or None if it offers none."""
+    if isinstance(store, ProcessLockingStore):
+        return store.process_lock(key)
+    if isinstance(store, LockingStore):
+        return FileProcessLock(store.lock_path(key))
+    return None
 
 
 _caches: dict[tuple[str, str], TokenCache] = {}

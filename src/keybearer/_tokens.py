@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from keybearer._chains import detached
 from keybearer._jose.unverified import unverified_claims
-from keybearer._redact import detached
 from keybearer.errors import StoreError
 
 Origin = Literal["password", "hosted_ui", "implicit", "rotating"]

@@ -56,10 +56,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
-from keybearer._redact import scrubbed_response
-
 __all__ = [
     "BadSignatureError",
     "ChallengeAnswerError",
@@ -243,11 +239,13 @@ class UnauthorizedError(KeybearerError):
 
     def __init__(self, message: str, *, response: Any, diagnosis: Any) -> None:
         super().__init__(message, status_code=getattr(response, "status_code", None))
-        if isinstance(response, httpx.Response):
-            # An exception travels far (logs, error trackers, pickles): it must
-            # not carry the token the request was sent with.
-            response = scrubbed_response(response)
-        self.response = response
+        # Lazy: `import keybearer.verify` (which imports this module) must not load
+        # httpx; by the time an API answered 401, it is loaded anyway.
+        from keybearer._redact import scrubbed_response
+
+        # An exception travels far (logs, error trackers, pickles): it must not
+        # carry the token the request was sent with.
+        self.response = scrubbed_response(response)
         self.diagnosis = diagnosis
 
     def __reduce__(self) -> Any:

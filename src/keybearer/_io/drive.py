@@ -6,7 +6,8 @@ reason:
 
 - a request's ``timeout`` bounds the whole answer, not each read: a provider
   that trickles its answer a byte at a time still times out;
-- an answer is read up to :data:`MAX_BODY` bytes, never more, and one whose
+- an answer is read up to :data:`MAX_BODY` bytes, never more (the flows
+  themselves parse at most half of that), and one whose
   encoding cannot be decoded is a ``ProtocolError``, not an httpx exception;
 - a throttled call (HTTP 429, or cognito-idp's ``TooManyRequestsException``)
   is sent again a bounded number of times, after a jittered back-off that
@@ -16,19 +17,18 @@ reason:
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
-import math
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
 
-from keybearer._protocol import Flow
-from keybearer._redact import detached, request_secrets, scrub
+from keybearer._chains import detached
+from keybearer._protocol import Flow, responses
+from keybearer._protocol.responses import aws_error_type, retry_after
+from keybearer._redact import request_secrets, scrub
 from keybearer.errors import (
     KeybearerError,
     NetworkError,
@@ -39,9 +39,10 @@ from keybearer.errors import (
 
 T = TypeVar("T")
 
-#: The largest answer read from a provider. Every answer keybearer expects is a
-#: few KB; the flows refuse anything over 1 MiB themselves.
-MAX_BODY = 2 << 20
+#: The largest answer read from a provider: twice what a flow will parse
+#: (:data:`keybearer._protocol.responses.MAX_BODY`), so a flow can still say
+#: how large the answer was.
+MAX_BODY = 2 * responses.MAX_BODY
 
 _THROTTLE_TYPES = frozenset({"TooManyRequestsException"})
 
@@ -77,23 +78,8 @@ class Retry:
         return wait if wait <= self.cap else None
 
 
-#: The policy every flow runs with. Tests replace it (``dataclasses.replace``).
+#: The default policy; a session takes its own (``Session(retry=...)``).
 RETRY = Retry()
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), if usable."""
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 def throttled(response: httpx.Response) -> bool:
@@ -102,16 +88,10 @@ def throttled(response: httpx.Response) -> bool:
         return True
     if response.status_code != 400:
         return False
-    kind: object = response.headers.get("x-amzn-errortype")
-    if not kind and len(response.content) <= 4096:
-        try:
-            body = json.loads(response.content)
-        except (ValueError, RecursionError):
-            return False
-        kind = (body.get("code") or body.get("__type")) if isinstance(body, dict) else None
-    if not isinstance(kind, str):
-        return False
-    return kind.split(":", 1)[0].rsplit("#", 1)[-1].strip() in _THROTTLE_TYPES
+    body: object = None
+    if not response.headers.get("x-amzn-errortype") and len(response.content) <= 4096:
+        body = responses.json_or_none(response, "the provider's answer")
+    return aws_error_type(response, body) in _THROTTLE_TYPES
 
 
 def _where(request: httpx.Request) -> str:
@@ -210,32 +190,63 @@ async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> http
     return body.response(streamed)
 
 
+@dataclass(frozen=True)
+class _Sleep:
+    seconds: float
+
+
+def _exchanges(
+    flow: Flow[T], policy: Retry
+) -> Generator[httpx.Request | _Sleep, httpx.Response | None, T]:
+    """The flow with the retry policy around it: yields requests to send and waits to wait.
+
+    Written once for both drivers: each only sends a request (and sends back
+    its response) or sleeps (and sends back None).
+    """
+    try:
+        request = next(flow)
+    except StopIteration as stop:
+        first: T = stop.value
+        return first
+    while True:
+        response = yield request
+        assert response is not None
+        resent = 0
+        while throttled(response):
+            wait = policy.delay(response, resent + 1)
+            if wait is None:
+                break
+            yield _Sleep(wait)
+            resent += 1
+            response = yield request
+            assert response is not None
+        try:
+            request = flow.send(response)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        except KeybearerError as exc:
+            # Backstop for every flow on every endpoint: whatever it says about
+            # this answer is redacted of the secrets the request carried.
+            scrub(exc, request_secrets(request))
+            raise
+
+
 def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with a sync client."""
     policy = retry or RETRY
-    request: httpx.Request | None = None
+    steps = _exchanges(flow, policy)
     try:
-        request = next(flow)
+        step = next(steps)
         while True:
-            response = _send_sync(client, request)
-            resent = 0
-            while throttled(response):
-                wait = policy.delay(response, resent + 1)
-                if wait is None:
-                    break
-                policy.sleep(wait)
-                resent += 1
-                response = _send_sync(client, request)
-            request = flow.send(response)
+            if isinstance(step, _Sleep):
+                policy.sleep(step.seconds)
+                step = steps.send(None)
+            else:
+                step = steps.send(_send_sync(client, step))
     except StopIteration as stop:
         result: T = stop.value
         return result
-    except KeybearerError as exc:
-        # Backstop: whatever a flow says about an answer is redacted of the
-        # secrets the request carried (keybearer._redact).
-        if request is not None:
-            scrub(exc, request_secrets(request))
-        raise
     finally:
         flow.close()
 
@@ -243,28 +254,17 @@ def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None)
 async def run_async(flow: Flow[T], client: httpx.AsyncClient, *, retry: Retry | None = None) -> T:
     """Drive ``flow`` to its result with an async client."""
     policy = retry or RETRY
-    request: httpx.Request | None = None
+    steps = _exchanges(flow, policy)
     try:
-        request = next(flow)
+        step = next(steps)
         while True:
-            response = await _send_async(client, request)
-            resent = 0
-            while throttled(response):
-                wait = policy.delay(response, resent + 1)
-                if wait is None:
-                    break
-                await policy.asleep(wait)
-                resent += 1
-                response = await _send_async(client, request)
-            request = flow.send(response)
+            if isinstance(step, _Sleep):
+                await policy.asleep(step.seconds)
+                step = steps.send(None)
+            else:
+                step = steps.send(await _send_async(client, step))
     except StopIteration as stop:
         result: T = stop.value
         return result
-    except KeybearerError as exc:
-        # Backstop: whatever a flow says about an answer is redacted of the
-        # secrets the request carried (keybearer._redact).
-        if request is not None:
-            scrub(exc, request_secrets(request))
-        raise
     finally:
         flow.close()

@@ -15,6 +15,7 @@ import httpx
 from keybearer._challenges import Challenge, challenge_from_response
 from keybearer._config import CognitoConfig
 from keybearer._jose.unverified import unverified_claims
+from keybearer._protocol.responses import aws_error_type, retry_after
 from keybearer._redact import SECRETS_EXTENSION, provider_text, response_secrets
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import (
@@ -88,32 +89,10 @@ def request(config: CognitoConfig, operation: str, body: Mapping[str, Any]) -> h
     )
 
 
-def _error_code(response: httpx.Response, body: Any, secrets: frozenset[str]) -> str | None:
-    # The order AWS's own SDKs use: the header, then `code`, then `__type`.
-    raw = response.headers.get("x-amzn-errortype")
-    if not raw and isinstance(body, dict):
-        raw = body.get("code") or body.get("__type")
-    text = provider_text(raw, secrets, limit=200)
-    if not text:
-        return None
-    text = text.split(":", 1)[0].split(",", 1)[0]
-    return text.rsplit("#", 1)[-1].strip() or None
-
-
 def _error_message(body: Any, secrets: frozenset[str]) -> str | None:
     if isinstance(body, dict):
         return provider_text(body.get("message") or body.get("Message"), secrets, limit=500)
     return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _load_json(response: httpx.Response) -> Any:
@@ -138,7 +117,7 @@ def error_for(
     every secret the request carried before it is clipped or quoted.
     """
     secrets = secrets | response_secrets(response)
-    code = _error_code(response, body, secrets)
+    code = aws_error_type(response, body, secrets)
     text = _error_message(body, secrets)
     status = response.status_code
     said = f": {text}" if text else ""
@@ -149,7 +128,7 @@ def error_for(
     if code in ("TooManyRequestsException", "LimitExceededException") or status == 429:
         return ThrottledError(
             f"Cognito is throttling this client ({code or status}){said}",
-            retry_after=_retry_after(response),
+            retry_after=retry_after(response),
             **kwargs,
         )
     if code == "InternalErrorException" or status >= 500:

@@ -1,13 +1,21 @@
-"""The OAuth 2.0 / OpenID Connect endpoints: discovery, token, revoke, userinfo."""
+"""The OAuth 2.0 / OpenID Connect endpoints: discovery, token, revoke, userinfo.
+
+The wire formats (the authorization request, token and revocation bodies,
+client authentication) come from authlib's sans-I/O helpers; this module adds
+what keybearer needs around them: httpx requests for our drivers, size limits,
+and typed errors with nothing secret in them.
+
+authlib is imported inside the functions that use it: a process that only
+sends a fresh cached token never runs them, and must not pay for the import.
+"""
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import httpx
 
@@ -108,51 +116,68 @@ def authorization_url(
     response_type: str = "code",
     extra: dict[str, str] | None = None,
 ) -> str:
-    """The URL the browser opens to sign in."""
-    params: dict[str, str] = {
-        "response_type": response_type,
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "state": state,
-        "nonce": nonce,
-    }
-    if scopes:
-        params["scope"] = " ".join(scopes)
+    """The URL the browser opens to sign in (RFC 6749 §4.1.1/§4.2.1, OIDC ``nonce``).
+
+    ``code_challenge`` is an S256 challenge (the method is always S256, never
+    ``plain``); None for the implicit grant. Empty ``extra`` values (Cognito's
+    ``identity_provider``, ``idp_identifier``) are left out.
+    """
+    # Lazy: authlib loads only when a sign-in starts.
+    from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
+
+    params: dict[str, str] = {"nonce": nonce}
     if code_challenge is not None:
         params["code_challenge"] = code_challenge
         params["code_challenge_method"] = "S256"
     params.update({k: v for k, v in (extra or {}).items() if v})
-    separator = "&" if "?" in endpoints.authorization else "?"
-    return endpoints.authorization + separator + urlencode(params, quote_via=quote)
+    url = prepare_grant_uri(
+        endpoints.authorization,
+        client_id,
+        response_type,
+        redirect_uri=redirect_uri,
+        scope=list(scopes) or None,
+        state=state,
+        **params,
+    )
+    return str(url)
 
 
 def _timeout(timeout: float) -> dict[str, Any]:
     return {"timeout": httpx.Timeout(timeout).as_dict()}
 
 
-def _form_request(
-    url: str, client: OAuthClientInfo, form: dict[str, str], *, include_client_id: bool = True
-) -> httpx.Request:
+def client_authenticated_post(url: str, client: OAuthClientInfo, body: str) -> httpx.Request:
+    """A form POST of ``body`` to a token or revocation endpoint, as ``client``.
+
+    The one place that applies client authentication (authlib's ``ClientAuth``):
+    ``client_secret_basic`` puts the id and secret in an ``Authorization: Basic``
+    header, ``client_secret_post`` adds both to the form, and a client without a
+    secret (``none``) adds its ``client_id`` only. ``body`` is an
+    ``application/x-www-form-urlencoded`` string such as authlib's
+    ``prepare_token_request`` builds.
+    """
+    # Lazy: authlib loads only when a token or revocation request is built.
+    from authlib.oauth2.auth import ClientAuth as AuthlibClientAuth
+
     headers = {
         "Content-Type": "application/x-www-form-urlencoded",
         "Accept": "application/json",
         "Cache-Control": "no-store",
     }
-    body = dict(form)
-    if client.client_secret is not None and client.auth_method == "client_secret_basic":
-        # RFC 6749 §2.3.1: form-encode id and secret before Base64.
-        pair = f"{quote(client.client_id, safe='')}:{quote(client.client_secret, safe='')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    secret = client.client_secret
+    method = client.auth_method if secret is not None else "none"
+    if method == "client_secret_basic":
+        # RFC 6749 §2.3.1 form-encodes id and secret before Base64; authlib joins
+        # them as given (and as latin-1), so hand it the encoded, ASCII forms.
+        auth = AuthlibClientAuth(quote(client.client_id, safe=""), quote(secret or "", safe=""))
     else:
-        if include_client_id:
-            body["client_id"] = client.client_id
-        if client.client_secret is not None:
-            body["client_secret"] = client.client_secret
+        auth = AuthlibClientAuth(client.client_id, secret, method)
+    _, headers, body = auth.prepare("POST", url, headers, body)
     return httpx.Request(
         "POST",
         url,
         headers=headers,
-        content=urlencode(body).encode(),
+        content=str(body).encode(),
         extensions=_timeout(client.timeout),
     )
 
@@ -287,13 +312,13 @@ def exchange_code(
     clock: Callable[[], float],
 ) -> Flow[TokenSet]:
     """grant_type=authorization_code with the PKCE verifier."""
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": redirect_uri,
-        "code_verifier": verifier,
-    }
-    response = yield _form_request(endpoints.token, client, form)
+    # Lazy: authlib loads only when a sign-in finishes.
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
+    body = prepare_token_request(
+        "authorization_code", redirect_uri=redirect_uri, code=code, code_verifier=verifier
+    )
+    response = yield client_authenticated_post(endpoints.token, client, str(body))
     if response.status_code != 200:
         raise token_error(response, refreshing=False)
     data = _json(response, "the token endpoint's answer")
@@ -308,8 +333,13 @@ def refresh(
         raise LoginRequiredError(
             "this session has no refresh token (an implicit-grant sign-in has none); log in again"
         )
-    form = {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token.get_secret_value()}
-    response = yield _form_request(endpoints.token, client, form)
+    # Lazy: authlib loads only when a refresh runs.
+    from authlib.oauth2.rfc6749.parameters import prepare_token_request
+
+    body = prepare_token_request(
+        "refresh_token", refresh_token=tokens.refresh_token.get_secret_value()
+    )
+    response = yield client_authenticated_post(endpoints.token, client, str(body))
     if response.status_code != 200:
         raise token_error(response, refreshing=True)
     data = _json(response, "the token endpoint's answer")
@@ -320,8 +350,13 @@ def revoke(endpoints: Endpoints, client: OAuthClientInfo, tokens: TokenSet) -> F
     """RFC 7009 revocation of the refresh token. False when there is nothing to revoke."""
     if endpoints.revocation is None or tokens.refresh_token is None:
         return False
-    form = {"token": tokens.refresh_token.get_secret_value(), "token_type_hint": "refresh_token"}
-    response = yield _form_request(endpoints.revocation, client, form)
+    # Lazy: authlib loads only when a sign-out runs.
+    from authlib.oauth2.rfc7009 import prepare_revoke_token_request
+
+    body, _ = prepare_revoke_token_request(
+        tokens.refresh_token.get_secret_value(), token_type_hint="refresh_token"
+    )
+    response = yield client_authenticated_post(endpoints.revocation, client, str(body))
     if response.status_code != 200:
         raise token_error(response, refreshing=False)
     return True

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import secrets
 from dataclasses import dataclass, field
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def code_challenge(verifier: str) -> str:
-    """S256: unpadded base64url of SHA-256 of the verifier (RFC 7636)."""
-    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 @dataclass(frozen=True, repr=False)
@@ -23,7 +12,8 @@ class Attempt:
 
     ``state`` ties the redirect to this attempt (CSRF), ``nonce`` ties the ID
     token to it (replay), ``verifier`` proves the code exchange comes from
-    whoever started it (PKCE).
+    whoever started it (PKCE). The verifier is 86 characters of the unreserved
+    set, inside RFC 7636's 43-128.
     """
 
     redirect_uri: str
@@ -34,7 +24,11 @@ class Attempt:
 
     @property
     def challenge(self) -> str:
-        return code_challenge(self.verifier)
+        """The S256 code challenge for :attr:`verifier` (RFC 7636 §4.2); never ``plain``."""
+        # Lazy: authlib loads only when a sign-in starts.
+        from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+        return str(create_s256_code_challenge(self.verifier))
 
     def __repr__(self) -> str:
         return f"Attempt(response_type={self.response_type!r}, redirect_uri={self.redirect_uri!r})"

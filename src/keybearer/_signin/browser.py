@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import html
+import importlib
 import sys
 from typing import Any
 
 
 def in_notebook() -> bool:
     """True inside a Jupyter/IPython kernel (where stdout is not a terminal)."""
-    shell = sys.modules.get("IPython")
-    if shell is None:
-        return False
-    get_ipython: Any = getattr(shell, "get_ipython", None)
-    ip = get_ipython() if callable(get_ipython) else None
-    return ip is not None and "IPKernelApp" in getattr(ip, "config", {})
+    if "IPython" not in sys.modules:
+        return False  # no kernel or shell loaded it: not a notebook, and no import here
+    # By name: IPython is optional, and the type checker needs no stubs for it.
+    ipython: Any = importlib.import_module("IPython")
+    shell = ipython.get_ipython()
+    return shell is not None and "IPKernelApp" in shell.config
 
 
 def show_link(url: str) -> None:
     """Offer ``url`` to the person: a clickable link in a notebook, a line elsewhere."""
     if in_notebook():
         try:
-            import importlib
-
             # IPython exists only where a notebook runs; importing it by name keeps
             # the type checker from needing it.
             display_module: Any = importlib.import_module("IPython.display")
@@ -48,7 +48,7 @@ def show_link(url: str) -> None:
 def open_in_browser(url: str) -> None:
     """The default ``open_url``: try the system browser, and always show the link."""
     if not in_notebook():
-        import contextlib
+        # Lazy: webbrowser (and the subprocess machinery it loads) only for a browser sign-in.
         import webbrowser
 
         # No browser (a server, a container) is normal: the link below still works.

@@ -17,11 +17,12 @@ import os
 import socket
 import threading
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from keybearer.errors import ConfigurationError, LoginTimeoutError
+from keybearer._signin.redirect import redirect_params
+from keybearer.errors import ConfigurationError, LoginTimeoutError, RedirectParseError
 
 logger = logging.getLogger("keybearer")
 
@@ -149,8 +150,11 @@ class LoopbackReceiver:
         parts = urlsplit(raw_path)
         if parts.path != self._path:
             return 404, _page("Not found", "This address only receives the sign-in redirect.")
-        params = parse_qs(parts.query)
-        state = params.get("state", [None])[0]
+        try:
+            params = redirect_params(parts.query)
+        except RedirectParseError:
+            params = {}  # unreadable: no state, so it is turned away below
+        state = params.get("state")
         with self._lock:
             if self._done.is_set():
                 return 410, _page("Already done", "This sign-in has already finished.")
@@ -167,8 +171,8 @@ class LoopbackReceiver:
                 )
             self._result = f"{self.redirect_uri}?{parts.query}"
             self._done.set()
-        if "error" in params:
-            error = params["error"][0][:100]
+        if params.get("error"):
+            error = params["error"][:100]
             return 200, _page("Sign-in failed", f"The provider said: {error}. Back to the app.")
         return 200, _page("Signed in", "You can close this tab and go back to the app.")
 

@@ -1,8 +1,12 @@
-"""The one small protocol every token store speaks."""
+"""The small protocols every token store speaks, and the optional cross-process lock."""
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
+
+from keybearer._locks import ProcessLock
+
+__all__ = ["LockingStore", "ProcessLock", "ProcessLockingStore", "TokenStore"]
 
 
 @runtime_checkable
@@ -34,12 +38,26 @@ class TokenStore(Protocol):
 
 
 @runtime_checkable
+class ProcessLockingStore(TokenStore, Protocol):
+    """A store shared between processes, which hands out its own lock per key.
+
+    keybearer holds ``process_lock(key)`` across a refresh, a sign-in's save
+    and a logout, and re-reads the store once it has it, so that processes
+    sharing a session refresh it once, not once each (with refresh-token
+    rotation, twice would end the session). keybearer asks once per key and
+    process, then acquires and releases that object as often as it needs.
+    """
+
+    def process_lock(self, key: str) -> ProcessLock: ...
+
+
+@runtime_checkable
 class LockingStore(TokenStore, Protocol):
     """A store shared between processes, which names a lock file per key.
 
-    keybearer holds that lock across a refresh and re-reads the store once it
-    has it, so that processes sharing a session refresh it once, not once each
-    (with refresh-token rotation, twice would end the session).
+    The file form of :class:`ProcessLockingStore`: keybearer locks the file
+    (never through a symlink) across a refresh, a sign-in's save and a logout,
+    and re-reads the store once it has it.
     """
 
     def lock_path(self, key: str) -> str: ...

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 import threading
 from pathlib import Path
 
-from keybearer._redact import detached
+from keybearer._chains import detached
+from keybearer._io.files import atomic_write
 from keybearer.errors import StoreError
 
 __all__ = ["FileStore"]
@@ -123,46 +122,14 @@ class FileStore:
         return data
 
     def _write(self, entries: dict[str, str]) -> None:
-        directory = self._path.parent
         try:
-            if not directory.is_dir():
-                directory.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-            # mkstemp creates the file 0600 and in the same directory, so the
-            # final os.replace is a rename within one file system: atomic.
-            fd, tmp_name = tempfile.mkstemp(
-                dir=directory, prefix=f".{self._path.name}.", suffix=".tmp"
+            atomic_write(
+                self._path,
+                json.dumps(entries, indent=2, sort_keys=True),
+                mode=_FILE_MODE,
+                dir_mode=_DIR_MODE,
             )
         except OSError as exc:
             raise StoreError(
                 f"cannot write token file {self._path}: {exc.strerror or type(exc).__name__}"
-            ) from exc
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-                json.dump(entries, tmp, indent=2, sort_keys=True)
-                tmp.flush()
-                os.fsync(tmp.fileno())
-            os.replace(tmp_name, self._path)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp_name)
-            if isinstance(exc, OSError):
-                raise StoreError(
-                    f"cannot write token file {self._path}: {exc.strerror or type(exc).__name__}"
-                ) from exc
-            raise
-        _fsync_directory(directory)
-
-
-def _fsync_directory(directory: Path) -> None:
-    # Makes the rename itself durable on POSIX; Windows cannot open a
-    # directory this way, and the data is already safe in either file.
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+            ) from None

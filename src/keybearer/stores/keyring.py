@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import os
 import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from keybearer._locks import private_lock_dir
 from keybearer.errors import ConfigurationError, KeyringUnavailableError, StoreError
 
 if TYPE_CHECKING:
@@ -185,25 +187,23 @@ class KeyringStore:
     def lock_path(self, key: str) -> str:
         """A lock file, private to this user, that serializes refreshes across processes.
 
-        Keyrings have no locks of their own; a file in the temporary directory
-        (in a folder only this user can enter) stands in for one.
-        """
-        import hashlib
-        import os
-        import tempfile
+        Keyrings have no locks of their own; a file stands in for one, in a
+        folder only this user can enter (``$XDG_RUNTIME_DIR/keybearer``, else
+        the user state directory), created 0700 and checked (owner, mode, not
+        a symlink) each time a lock path is asked for.
 
-        uid = os.getuid() if hasattr(os, "getuid") else os.getlogin()
-        folder = os.path.join(tempfile.gettempdir(), f"keybearer-{uid}")
-        os.makedirs(folder, mode=0o700, exist_ok=True)
+        Raises:
+            StoreError: that folder is a symlink, another user's, or open to others.
+        """
         name = hashlib.sha256(f"{self._identity}\0{key}".encode()).hexdigest()[:32]
-        return os.path.join(folder, f"{name}.lock")
+        return str(private_lock_dir() / f"{name}.lock")
 
     def _resolve(self) -> tuple[KeyringBackend, int | None]:
         with self._resolve_lock:
             if self._resolved is None and self._unavailable is None:
                 backend = self._explicit_backend
                 if backend is None:
-                    import keyring
+                    import keyring  # lazy: importing it scans backends (module docstring)
 
                     try:
                         backend = keyring.get_keyring()
@@ -266,19 +266,21 @@ class KeyringStore:
             raise self._error(backend, "write", name, exc) from exc
 
     def _remove(self, backend: KeyringBackend, name: str) -> None:
-        from keyring.errors import PasswordDeleteError
+        from keyring.errors import PasswordDeleteError  # lazy: see the module docstring
 
         try:
             backend.delete_password(self._service, name)
-        except PasswordDeleteError:
-            # keyring's backends raise this for an entry that does not exist,
-            # which is the state delete is after.
-            pass
+        except PasswordDeleteError as exc:
+            # Backends raise this for an entry that does not exist (the state
+            # delete is after), but also for a refusal: a cancelled KWallet
+            # prompt, a keychain error. Only a read can tell them apart.
+            if self._get(backend, name) is not None:
+                raise self._error(backend, "delete", name, exc) from exc
         except Exception as exc:
             raise self._error(backend, "delete", name, exc) from exc
 
     def _error(self, backend: KeyringBackend, verb: str, name: str, exc: Exception) -> StoreError:
-        from keyring.errors import NoKeyringError
+        from keyring.errors import NoKeyringError  # lazy: see the module docstring
 
         if isinstance(exc, NoKeyringError):
             return KeyringUnavailableError(
@@ -306,9 +308,7 @@ def _unavailable_message(reason: str) -> str:
 
 def _chosen_by_user() -> bool:
     """Whether the user named a backend (environment or keyringrc.cfg)."""
-    import os
-
-    from keyring import core
+    from keyring import core  # lazy: see the module docstring
 
     return bool(os.environ.get("PYTHON_KEYRING_BACKEND")) or core.load_config() is not None
 
@@ -321,7 +321,7 @@ def _fallback_reason(backend: KeyringBackend) -> str | None:
     silent plain-text fallback tokens must never get. Naming it explicitly
     (PYTHON_KEYRING_BACKEND, keyringrc.cfg, or ``backend=``) is fine.
     """
-    from keyring.backends import chainer
+    from keyring.backends import chainer  # lazy: see the module docstring
 
     if isinstance(backend, chainer.ChainerBackend):
         return None
@@ -339,7 +339,7 @@ def _fallback_reason(backend: KeyringBackend) -> str | None:
 
 
 def _unusable_reason(backend: KeyringBackend) -> str | None:
-    from keyring.backends import chainer, fail, null
+    from keyring.backends import chainer, fail, null  # lazy: see the module docstring
 
     name = _backend_name(backend)
     if isinstance(backend, (fail.Keyring, null.Keyring)):
@@ -356,7 +356,7 @@ def _unusable_reason(backend: KeyringBackend) -> str | None:
 
 
 def _is_windows_vault(backend: KeyringBackend) -> bool:
-    from keyring.backends import chainer
+    from keyring.backends import chainer  # lazy: see the module docstring
 
     candidates: list[object] = [backend]
     if isinstance(backend, chainer.ChainerBackend):

@@ -11,52 +11,23 @@ servers, both on 127.0.0.1 with a free port, both started and stopped by you:
   ``COGNITO_USER_POOLS`` authorizer, verifying tokens for real against the
   pool's keys.
 
-In your ``conftest.py``::
+With pytest, the plugin (registered when the extra is installed) gives the
+fixtures ``local_cognito``, ``cognito_user``, ``protected_api``,
+``keybearer_client``, ``frozen_clock`` and ``advance``; see
+:mod:`keybearer.testing.plugin` and docs/testing.md.
 
-    import pytest
-    from keybearer.testing import LocalCognito, ProtectedApi
-
-    @pytest.fixture(scope="session")
-    def cognito():
-        with LocalCognito() as cognito:
-            yield cognito
-
-    @pytest.fixture(scope="session")
-    def pool(cognito):
-        return cognito.create_pool()
-
-    @pytest.fixture(scope="session")
-    def app_client(cognito, pool):
-        return cognito.create_app_client(pool)  # secret=True for a confidential one
-
-    @pytest.fixture(scope="session")
-    def alice(cognito, pool):
-        return cognito.create_user(pool, "alice", "Correct-Horse-1")
-
-    @pytest.fixture(scope="session")
-    def api(pool, app_client):
-        with ProtectedApi(pool.jwks_url, pool.issuer, [app_client.id]) as api:
-            yield api
-
-    @pytest.fixture(autouse=True)
-    def _fresh(request):
-        # only for tests that use the servers: reset counts, failures, the API log
-        if "cognito" in request.fixturenames:
-            cognito = request.getfixturevalue("cognito")
-            cognito.reset_counts()
-            cognito.clear_failures()
-        if "api" in request.fixturenames:
-            request.getfixturevalue("api").reset()
-
-Then configure your app with ``cognito.url`` as the Cognito endpoint,
-``pool.issuer`` as the expected issuer (the AWS form that moto writes into
+Configure your app with ``cognito.url`` as the Cognito endpoint,
+``pool.issuer`` as the expected issuer (the AWS form that tokens carry in
 ``iss``) and ``pool.jwks_url`` for the keys, and call ``api.url``.
 
-Known differences from real Cognito (moto 5.2.5): no hosted UI (``/oauth2/*``);
-``RevokeToken`` is answered by LocalCognito itself (moto lacks it);
-``SECRET_HASH`` is checked only on ``REFRESH_TOKEN_AUTH``;
-token lifetime is fixed at one hour (use ``ProtectedApi.clock`` to expire
-tokens); ID and access tokens share one signing key (``kid`` ``"dummy"``).
+LocalCognito reproduces, rule by rule, what moto alone gets wrong:
+``SECRET_HASH`` on every operation that takes one, the app client's
+``ExplicitAuthFlows``, token lifetimes from the app client on an injectable
+clock, refresh-token expiry and rotation (``GetTokensFromRefreshToken``, with
+the retry grace period), ``RevokeToken`` where revocation is on,
+``GetClientToken`` and ``/oauth2/token`` (``refresh_token``,
+``client_credentials``) with custom scopes. docs/testing.md lists what it
+reproduces and what it does not.
 
 Importing this package is cheap: moto, boto3 and werkzeug load when a
 :class:`LocalCognito` starts.
@@ -64,15 +35,48 @@ Importing this package is cheap: moto, boto3 and werkzeug load when a
 
 from __future__ import annotations
 
-from keybearer.testing._api import ApiRequest, ProtectedApi
-from keybearer.testing._cognito import AppClient, CallCounts, LocalCognito, Pool, User
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "ApiRequest",
     "AppClient",
     "CallCounts",
+    "FrozenClock",
     "LocalCognito",
     "Pool",
     "ProtectedApi",
     "User",
 ]
+
+# Loaded on first use: the pytest plugin imports this package at start-up, and
+# collecting an app's tests must not pay for httpx, cryptography or moto.
+_LAZY = {
+    "ApiRequest": "._api",
+    "ProtectedApi": "._api",
+    "CallCounts": "._calls",
+    "FrozenClock": "._clock",
+    "AppClient": "._cognito",
+    "LocalCognito": "._cognito",
+    "Pool": "._cognito",
+    "User": "._cognito",
+}
+
+if TYPE_CHECKING:
+    from keybearer.testing._api import ApiRequest, ProtectedApi
+    from keybearer.testing._calls import CallCounts
+    from keybearer.testing._clock import FrozenClock
+    from keybearer.testing._cognito import AppClient, LocalCognito, Pool, User
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'keybearer.testing' has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

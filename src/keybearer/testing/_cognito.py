@@ -1,10 +1,10 @@
 """``LocalCognito``: moto's Cognito user pools as a real HTTP server on 127.0.0.1.
 
 moto runs in this process, served by werkzeug in a daemon thread, so tests
-need no Docker and no network. A small WSGI middleware in front of moto counts
-the calls it receives (by ``X-Amz-Target`` operation and, for ``InitiateAuth``,
-by ``AuthFlow``) and can answer the next calls to an operation with an error of
-your choice.
+need no Docker and no network. A dispatcher in front of moto (``_dispatch.py``)
+counts the calls it receives, can answer the next calls to an operation with an
+error of your choice, and answers the operations where moto and Cognito differ
+with LocalCognito's own handlers (``_idp.py``, ``_oauth2.py``), rule by rule.
 
 The SDK under test must talk to :attr:`LocalCognito.url` with plain HTTP, like
 it talks to ``https://cognito-idp.<region>.amazonaws.com/``. Set-up (pools,
@@ -15,17 +15,22 @@ werkzeug are imported only when a :class:`LocalCognito` starts.
 from __future__ import annotations
 
 import http
-import io
 import json
 import threading
+import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from keybearer.testing._serving import LOOPBACK, serve_in_thread, stop_server
+from keybearer.testing._calls import CallCounts, Failure, Failures
+from keybearer.testing._dispatch import Dispatcher, Handler, Observer
+from keybearer.testing._idp import operations
+from keybearer.testing._moto import make_admin_client, make_moto_server
+from keybearer.testing._oauth2 import token_endpoint
+from keybearer.testing._serving import serve_in_thread, stop_server
+from keybearer.testing._state import IdpState
 
 if TYPE_CHECKING:
     import socketserver
@@ -33,9 +38,6 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = ["AppClient", "CallCounts", "LocalCognito", "Pool", "User"]
-
-_TARGET_PREFIX = "AWSCognitoIdentityProviderService."
-_JSON_1_1 = "application/x-amz-json-1.1"
 
 # moto puts only the attributes a client may read into its ID tokens; real
 # Cognito lets a client read every attribute unless ReadAttributes says
@@ -48,10 +50,6 @@ _DEFAULT_READ_ATTRIBUTES: tuple[str, ...] = (
     "phone_number",
     "phone_number_verified",
 )
-
-_WSGIEnviron = dict[str, Any]
-_StartResponse = Callable[..., Any]
-_WSGIApp = Callable[[_WSGIEnviron, _StartResponse], Iterable[bytes]]
 
 
 @dataclass(frozen=True)
@@ -93,189 +91,6 @@ class User:
     temporary: bool = False
 
 
-class CallCounts(Mapping[str, int]):
-    """Thread-safe counts of the calls :class:`LocalCognito` received.
-
-    Keys are operation names (``"InitiateAuth"``, ``"RespondToAuthChallenge"``,
-    ``"GlobalSignOut"``, ``"AdminCreateUser"``, ...), ``"InitiateAuth:<AuthFlow>"``
-    (e.g. ``"InitiateAuth:REFRESH_TOKEN_AUTH"``), ``"JWKS"`` for downloads of a
-    pool's ``jwks.json`` and ``"OpenIdConfiguration"``. Like
-    :class:`collections.Counter`, a key never seen counts ``0``.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter[str] = Counter()
-
-    def __getitem__(self, key: str) -> int:
-        with self._lock:
-            return self._counts.get(key, 0)
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._counts
-
-    def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(list(self._counts))
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._counts)
-
-    def __repr__(self) -> str:
-        return f"CallCounts({self.snapshot()!r})"
-
-    def snapshot(self) -> dict[str, int]:
-        """Return a plain copy of the counts at this moment."""
-        with self._lock:
-            return dict(self._counts)
-
-    def clear(self) -> None:
-        """Forget every count."""
-        with self._lock:
-            self._counts.clear()
-
-    def _add(self, keys: Iterable[str]) -> None:
-        with self._lock:
-            self._counts.update(keys)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    status: int
-    error_type: str | None
-    body: bytes
-
-
-class _Failures:
-    """Planned failures, by counter key; the most specific key is used first."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._queues: dict[str, deque[_Failure]] = {}
-
-    def add(self, key: str, failure: _Failure, times: int) -> None:
-        with self._lock:
-            self._queues.setdefault(key, deque()).extend([failure] * times)
-
-    def take(self, keys: Sequence[str]) -> _Failure | None:
-        with self._lock:
-            for key in reversed(keys):
-                queue = self._queues.get(key)
-                if queue:
-                    return queue.popleft()
-        return None
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queues.clear()
-
-
-def _read_body(environ: _WSGIEnviron) -> bytes:
-    """Read the whole request body and put it back for the wrapped app."""
-    stream = environ["wsgi.input"]
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > 0:
-        body = bytes(stream.read(length))
-    elif environ.get("wsgi.input_terminated"):  # chunked: werkzeug marks the end
-        body = bytes(stream.read())
-    else:
-        body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
-
-
-def _auth_flow(body: bytes) -> str | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    flow = document.get("AuthFlow") if isinstance(document, dict) else None
-    return flow if isinstance(flow, str) else None
-
-
-def _call_keys(environ: _WSGIEnviron) -> list[str]:
-    """Counter keys for a request, least specific first."""
-    target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
-    if target:
-        operation = target.rpartition(".")[2]
-        keys = [operation]
-        if operation == "InitiateAuth":
-            flow = _auth_flow(_read_body(environ))
-            if flow:
-                keys.append(f"{operation}:{flow}")
-        return keys
-    path = str(environ.get("PATH_INFO") or "")
-    if path.endswith("/.well-known/jwks.json"):
-        return ["JWKS"]
-    if path.endswith("/.well-known/openid-configuration"):
-        return ["OpenIdConfiguration"]
-    return []
-
-
-def _revoke_token(body: bytes) -> _Failure:
-    """RevokeToken, which moto lacks: forget the refresh token, as Cognito does.
-
-    Answered here (as a "planned" response) so logout can be tested end to end.
-    """
-    from moto.cognitoidp.models import cognitoidp_backends
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-
-    try:
-        document = json.loads(body)
-        token, client_id = document["Token"], document["ClientId"]
-    except (ValueError, KeyError, TypeError):
-        message = {"__type": "InvalidParameterException", "message": "Token and ClientId needed"}
-        return _Failure(400, "InvalidParameterException", json.dumps(message).encode())
-    backend = cognitoidp_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
-    for pool in backend.user_pools.values():
-        client = pool.clients.get(client_id)
-        if client is None:
-            continue
-        if client.generate_secret and document.get("ClientSecret") != client.secret:
-            message = {"__type": "NotAuthorizedException", "message": "Invalid client secret"}
-            return _Failure(400, "NotAuthorizedException", json.dumps(message).encode())
-        owner = pool.refresh_tokens.get(token)
-        if owner is not None and owner[0] == client_id:
-            pool.refresh_tokens[token] = None
-        return _Failure(200, None, b"{}")
-    message = {"__type": "ResourceNotFoundException", "message": "No such app client"}
-    return _Failure(400, "ResourceNotFoundException", json.dumps(message).encode())
-
-
-class _CountingMiddleware:
-    """Counts each call, then answers a planned failure or passes it to moto."""
-
-    def __init__(self, app: _WSGIApp, counts: CallCounts, failures: _Failures) -> None:
-        self._app = app
-        self._counts = counts
-        self._failures = failures
-
-    def __call__(self, environ: _WSGIEnviron, start_response: _StartResponse) -> Iterable[bytes]:
-        keys = _call_keys(environ)
-        self._counts._add(keys)
-        failure = self._failures.take(keys) if keys else None
-        if failure is None and keys and keys[0] == "RevokeToken":
-            failure = _revoke_token(_read_body(environ))
-        if failure is None:
-            return self._app(environ, start_response)
-        headers = [
-            ("Content-Type", _JSON_1_1),
-            ("Content-Length", str(len(failure.body))),
-            ("x-amzn-RequestId", str(uuid.uuid4())),
-        ]
-        if failure.error_type:
-            headers.append(("x-amzn-ErrorType", failure.error_type))
-        phrase = http.HTTPStatus(failure.status).phrase
-        start_response(f"{failure.status} {phrase}", headers)
-        return [failure.body]
-
-
 class LocalCognito:
     """moto's ``cognito-idp`` service on ``http://127.0.0.1:<free port>/``.
 
@@ -299,8 +114,12 @@ class LocalCognito:
     #: Region of every pool. moto routes unsigned requests to us-east-1.
     region = "us-east-1"
 
-    def __init__(self, *, port: int = 0) -> None:
-        """Prepare a server on ``port`` (``0``: pick a free one). Nothing runs yet."""
+    def __init__(self, *, port: int = 0, clock: Callable[[], float] = time.time) -> None:
+        """Prepare a server on ``port`` (``0``: pick a free one). Nothing runs yet.
+
+        ``clock`` (default :func:`time.time`) is the time tokens are issued at
+        and refresh tokens expire by; see :attr:`clock`.
+        """
         self._port = port
         self._server: socketserver.BaseServer | None = None
         self._thread: threading.Thread | None = None
@@ -308,7 +127,11 @@ class LocalCognito:
         self._admin: Any = None
         self._lock = threading.Lock()
         self._calls = CallCounts()
-        self._failures = _Failures()
+        self._failures = Failures()
+        self._state = IdpState(self.region, clock)
+        self._dispatcher = Dispatcher(self._calls, self._failures)
+        self._dispatcher.operations.update(operations(self._state))
+        self._dispatcher.paths["/oauth2/token"] = token_endpoint(self._state)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -317,7 +140,7 @@ class LocalCognito:
         with self._lock:
             if self._server is not None:
                 raise RuntimeError("LocalCognito is already running")
-            server = _make_moto_server(self._port, self._calls, self._failures)
+            server = make_moto_server(self._port, self._dispatcher)
             self._thread = serve_in_thread(server, "LocalCognito")
             self._server = server
             host, port = cast("tuple[str, int]", server.server_address)[:2]
@@ -357,6 +180,59 @@ class LocalCognito:
         if self._url is None or self._server is None:
             raise RuntimeError("LocalCognito is not running: call start() first")
         return self._url
+
+    @property
+    def domain_url(self) -> str:
+        """The hosted-UI base URL for the ``domain`` setting: ``<url>oauth2/token`` is served.
+
+        Only the token endpoint exists (``refresh_token`` and ``client_credentials``).
+        """
+        return self.url.rstrip("/")
+
+    # -- time, rules and observers -----------------------------------------------
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        """Seconds since the epoch for every token time LocalCognito decides.
+
+        ``iat``, ``auth_time`` and ``exp`` of the tokens it signs, refresh-token
+        expiry and the rotation grace period follow it. Set it to a
+        :class:`~keybearer.testing.FrozenClock` to make tokens expire without waiting.
+        """
+        return self._state.clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], float]) -> None:
+        self._state.clock = clock
+
+    @property
+    def state(self) -> IdpState:
+        """The shared toolbox of the operation handlers (clients, SECRET_HASH, signing tokens)."""
+        return self._state
+
+    @property
+    def operations(self) -> MutableMapping[str, Handler]:
+        """The cognito-idp dispatch table: operation name to ``handler(call, moto) -> Reply``.
+
+        An operation not in the table goes to moto unchanged. Put a handler in
+        to add an operation or to wrap one (keep the previous handler and call
+        it); see ``keybearer.testing._dispatch``.
+        """
+        return self._dispatcher.operations
+
+    @property
+    def paths(self) -> MutableMapping[str, Handler]:
+        """Handlers of requests that are not cognito-idp calls, by URL path (``/oauth2/token``)."""
+        return self._dispatcher.paths
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(call, reply)`` after every cognito-idp call is answered."""
+        self._dispatcher.observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        """Stop calling ``observer``; no error if it was not added."""
+        if observer in self._dispatcher.observers:
+            self._dispatcher.observers.remove(observer)
 
     # -- observing and breaking calls ------------------------------------------
 
@@ -409,7 +285,7 @@ class LocalCognito:
             payload = body.encode()
         else:
             payload = json.dumps(dict(body)).encode()
-        self._failures.add(operation, _Failure(status, error_type, payload), times)
+        self._failures.add(operation, Failure(status, error_type, payload), times)
 
     def clear_failures(self) -> None:
         """Drop every failure planned with :meth:`fail_next` and not yet used."""
@@ -425,7 +301,7 @@ class LocalCognito:
         """
         with self._lock:
             if self._admin is None:
-                self._admin = _make_admin_client(self.url, self.region)
+                self._admin = make_admin_client(self.url, self.region)
             return self._admin
 
     def create_pool(self, name: str | None = None) -> Pool:
@@ -447,21 +323,61 @@ class LocalCognito:
         *,
         secret: bool = False,
         read_attributes: Sequence[str] = _DEFAULT_READ_ATTRIBUTES,
+        flows: Sequence[str] = ("ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"),
+        access_token_validity: int | None = None,
+        id_token_validity: int | None = None,
+        refresh_token_validity: int | None = None,
+        validity_units: Mapping[str, str] | None = None,
+        rotation: bool = False,
+        grace_period: int = 0,
+        revocation: bool = True,
+        oauth_flows: Sequence[str] = (),
+        scopes: Sequence[str] = (),
     ) -> AppClient:
-        """Create an app client allowing USER_PASSWORD_AUTH and REFRESH_TOKEN_AUTH.
+        """Create an app client and return it.
 
         ``secret=True`` makes a confidential client (``AppClient.secret`` set).
-        ``read_attributes`` are the user attributes copied into ID tokens.
+        ``read_attributes`` are the user attributes copied into ID tokens;
+        ``flows`` its ExplicitAuthFlows (by default ``USER_PASSWORD_AUTH`` and
+        ``REFRESH_TOKEN_AUTH``; ``("ALLOW_CLIENT_TOKEN_AUTH",)`` alone for
+        ``GetClientToken``). Token lifetimes are in ``validity_units``
+        (``{"AccessToken": "minutes", ...}``; Cognito's defaults are hours for
+        access and ID tokens, days for refresh tokens). ``rotation=True`` turns
+        on refresh-token rotation with ``grace_period`` seconds (0-60) for
+        retries; ``revocation=False`` turns off ``RevokeToken``.
+        ``oauth_flows`` (e.g. ``("client_credentials",)``) and ``scopes`` (e.g.
+        ``("https://api.example.test/pets.read",)``) are the OAuth settings the
+        token endpoint checks.
         """
         name = name or f"keybearer-client-{uuid.uuid4().hex[:8]}"
-        response = self.admin_client.create_user_pool_client(
-            UserPoolId=pool.id,
-            ClientName=name,
-            GenerateSecret=secret,
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            ReadAttributes=list(read_attributes),
-        )
-        created = response["UserPoolClient"]
+        settings: dict[str, Any] = {
+            "UserPoolId": pool.id,
+            "ClientName": name,
+            "GenerateSecret": secret,
+            "ExplicitAuthFlows": list(flows),
+            "ReadAttributes": list(read_attributes),
+            "EnableTokenRevocation": revocation,
+        }
+        for field_name, value in (
+            ("AccessTokenValidity", access_token_validity),
+            ("IdTokenValidity", id_token_validity),
+            ("RefreshTokenValidity", refresh_token_validity),
+        ):
+            if value is not None:
+                settings[field_name] = value
+        if validity_units:
+            settings["TokenValidityUnits"] = dict(validity_units)
+        if rotation:
+            settings["RefreshTokenRotation"] = {
+                "Feature": "ENABLED",
+                "RetryGracePeriodSeconds": grace_period,
+            }
+        if oauth_flows:
+            settings["AllowedOAuthFlows"] = list(oauth_flows)
+            settings["AllowedOAuthFlowsUserPoolClient"] = True
+        if scopes:
+            settings["AllowedOAuthScopes"] = list(scopes)
+        created = self.admin_client.create_user_pool_client(**settings)["UserPoolClient"]
         client_secret = created.get("ClientSecret")
         return AppClient(
             id=str(created["ClientId"]),
@@ -469,6 +385,22 @@ class LocalCognito:
             name=name,
             pool_id=pool.id,
         )
+
+    def create_resource_server(
+        self, pool: Pool, identifier: str, scopes: Sequence[str], name: str | None = None
+    ) -> list[str]:
+        """Create a resource server with ``scopes`` (names like ``"pets.read"``).
+
+        Returns the full scope names, ``<identifier>/<scope>``, to give to
+        :meth:`create_app_client` and :meth:`ProtectedApi.require_scopes`.
+        """
+        self.admin_client.create_resource_server(
+            UserPoolId=pool.id,
+            Identifier=identifier,
+            Name=name or identifier,
+            Scopes=[{"ScopeName": s, "ScopeDescription": s} for s in scopes],
+        )
+        return [f"{identifier}/{s}" for s in scopes]
 
     def create_user(
         self,
@@ -478,6 +410,8 @@ class LocalCognito:
         *,
         temporary: bool = False,
         attributes: Mapping[str, str] | None = None,
+        mfa: Literal["SMS_MFA", "SOFTWARE_TOKEN_MFA"] | None = None,
+        enabled: bool = True,
     ) -> User:
         """Create a confirmed user and return it.
 
@@ -485,6 +419,8 @@ class LocalCognito:
         returns tokens at once. With ``temporary=True`` it is a temporary password:
         the first sign-in answers the ``NEW_PASSWORD_REQUIRED`` challenge.
         ``attributes`` are user attributes such as ``{"email": "a@example.test"}``.
+        ``mfa`` makes sign-in answer that MFA challenge (moto accepts any code).
+        ``enabled=False`` creates a disabled user.
         """
         admin = self.admin_client
         user_attributes = [{"Name": k, "Value": v} for k, v in (attributes or {}).items()]
@@ -501,6 +437,10 @@ class LocalCognito:
             admin.admin_set_user_password(
                 UserPoolId=pool.id, Username=username, Password=password, Permanent=True
             )
+        if mfa is not None:
+            self._enable_mfa(pool, username, mfa)
+        if not enabled:
+            admin.admin_disable_user(UserPoolId=pool.id, Username=username)
         created = {a["Name"]: a["Value"] for a in response["User"].get("Attributes", [])}
         return User(
             username=username,
@@ -509,49 +449,19 @@ class LocalCognito:
             temporary=temporary,
         )
 
-
-class _QuietRequestHandlerMixin:
-    """Drops werkzeug's one-line log of every request; errors are still logged."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
-
-
-def _make_moto_server(
-    port: int, counts: CallCounts, failures: _Failures
-) -> socketserver.BaseServer:
-    # Imported here: moto pulls in flask, boto and hundreds of modules.
-    from moto.moto_server.werkzeug_app import (
-        DomainDispatcherApplication,
-        MotoRequestHandler,
-        create_backend_app,
-    )
-    from werkzeug.serving import ThreadedWSGIServer
-
-    from keybearer.testing._serving import ConnectionTracking
-
-    class _Handler(_QuietRequestHandlerMixin, MotoRequestHandler):
-        pass
-
-    class _Server(ConnectionTracking, ThreadedWSGIServer):
-        thread_name = "LocalCognito"
-
-    moto_app = DomainDispatcherApplication(create_backend_app)
-    app = _CountingMiddleware(moto_app, counts, failures)
-    return _Server(LOOPBACK, port, app, handler=_Handler)
-
-
-def _make_admin_client(endpoint_url: str, region: str) -> Any:
-    import boto3  # type: ignore[import-untyped]
-    from botocore.config import Config  # type: ignore[import-untyped]
-
-    session = boto3.session.Session(
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        region_name=region,
-    )
-    return session.client(
-        "cognito-idp",
-        endpoint_url=endpoint_url,
-        config=Config(retries={"total_max_attempts": 1, "mode": "standard"}),
-    )
+    def _enable_mfa(self, pool: Pool, username: str, mfa: str) -> None:
+        settings = {"Enabled": True, "PreferredMfa": True}
+        if mfa == "SOFTWARE_TOKEN_MFA":
+            # moto wants a verified authenticator first; mark it so, as a user
+            # who ran AssociateSoftwareToken and VerifySoftwareToken would be.
+            user = self._state.backend().user_pools[pool.id]._get_user(username)
+            user.token_verified = True
+            self.admin_client.admin_set_user_mfa_preference(
+                UserPoolId=pool.id, Username=username, SoftwareTokenMfaSettings=settings
+            )
+        elif mfa == "SMS_MFA":
+            self.admin_client.admin_set_user_mfa_preference(
+                UserPoolId=pool.id, Username=username, SMSMfaSettings=settings
+            )
+        else:
+            raise ValueError(f"mfa must be 'SMS_MFA' or 'SOFTWARE_TOKEN_MFA', not {mfa!r}")

@@ -1,0 +1,62 @@
+"""An app's tests with keybearer's pytest plugin: no conftest.py, no AWS account.
+
+``pip install 'keybearer[testing]'`` registers the plugin; these tests ask for
+its fixtures by name and get a local Cognito, a user, an API behind a Cognito
+authorizer and a client that signs in to one and calls the other. CI runs this
+file (tests/test_testing_plugin.py): ``pytest examples/test_my_app.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import keybearer
+from keybearer.testing import ProtectedApi, User
+
+
+# --- the app under test -----------------------------------------------------------------
+def cheapest_pet(client: keybearer.OAuthClient, api_url: str) -> dict[str, Any]:
+    """The app's code: call the protected API with the signed-in user's token."""
+    with client.http(base_url=api_url) as http:
+        response = http.get("/pets")
+        response.raise_for_status()
+        pets: list[dict[str, Any]] = response.json()
+    return min(pets, key=lambda pet: float(pet["price"]))
+
+
+# --- its tests ----------------------------------------------------------------------------
+def test_pets(
+    keybearer_client: keybearer.OAuthClient,
+    cognito_user: Callable[..., User],
+    protected_api: ProtectedApi,
+) -> None:
+    user = cognito_user()
+    keybearer_client.login_password(user.username, user.password)
+
+    assert cheapest_pet(keybearer_client, protected_api.url)["type"] == "fish"
+
+
+def test_pets_after_the_token_expired(
+    keybearer_client: keybearer.OAuthClient,
+    cognito_user: Callable[..., User],
+    protected_api: ProtectedApi,
+    advance: Callable[[float], float],
+) -> None:
+    user = cognito_user()
+    keybearer_client.login_password(user.username, user.password)
+    advance(2 * 3600)  # the ID token expired an hour ago; the client refreshes it first
+
+    assert cheapest_pet(keybearer_client, protected_api.url)["type"] == "fish"
+    assert protected_api.count(path="/pets", status=401) == 0
+
+
+def test_a_user_who_must_change_the_password(
+    keybearer_client: keybearer.OAuthClient, cognito_user: Callable[..., User]
+) -> None:
+    user = cognito_user(temporary=True)
+
+    challenge = keybearer_client.login_password(user.username, user.password)
+    assert isinstance(challenge, keybearer.NewPasswordRequired)
+    tokens = keybearer_client.respond(challenge, new_password="A-Brand-New-Pass-2")
+    assert isinstance(tokens, keybearer.TokenSet)
