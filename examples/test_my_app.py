@@ -11,8 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 import keybearer
-from keybearer.testing import ProtectedApi, User
+from keybearer import errors
+from keybearer.testing import AppClient, LocalCognito, ProtectedApi, User
 
 
 # --- the app under test -----------------------------------------------------------------
@@ -60,3 +63,40 @@ def test_a_user_who_must_change_the_password(
     assert isinstance(challenge, keybearer.NewPasswordRequired)
     tokens = keybearer_client.respond(challenge, new_password="A-Brand-New-Pass-2")
     assert isinstance(tokens, keybearer.TokenSet)
+
+
+def test_cognito_outage_during_login(
+    keybearer_client: keybearer.OAuthClient,
+    cognito_user: Callable[..., User],
+    local_cognito: LocalCognito,
+) -> None:
+    user = cognito_user()
+    local_cognito.fail_next("InitiateAuth", status=500)
+
+    with pytest.raises(errors.ServiceError):
+        keybearer_client.login_password(user.username, user.password)
+
+
+def test_a_session_revoked_elsewhere_asks_for_login(
+    keybearer_client: keybearer.OAuthClient,
+    cognito_user: Callable[..., User],
+    cognito_app_client: AppClient,
+    protected_api: ProtectedApi,
+    local_cognito: LocalCognito,
+    advance: Callable[[float], float],
+) -> None:
+    user = cognito_user()
+    tokens = keybearer_client.login_password(user.username, user.password)
+    assert isinstance(tokens, keybearer.TokenSet)
+    assert tokens.refresh_token is not None
+    # Another device logs out: RevokeToken kills the refresh token at Cognito.
+    local_cognito.admin_client.revoke_token(
+        Token=tokens.refresh_token.get_secret_value(), ClientId=cognito_app_client.id
+    )
+    advance(3600)  # the ID token has expired too
+
+    with (
+        keybearer_client.http(base_url=protected_api.url) as http,
+        pytest.raises(errors.LoginRequiredError),
+    ):
+        http.get("/pets")

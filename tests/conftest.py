@@ -12,6 +12,7 @@ asks for them; the API's log, revocations, clock and scopes are reset per test.
 from __future__ import annotations
 
 import dataclasses
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,11 +21,15 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 from keyrings.alt.file import PlaintextKeyring
+from pytest_httpx import HTTPXMock
 
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi, User
+from keybearer.testing._dispatch import TARGET_PREFIX
+from keybearer.testing._shapes import ShapeChecker
 
-# The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py.
-pytest_plugins = ["support", "oidc_fixtures"]
+# The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py;
+# the API Gateway stand-in built on CognitoVerifier in authorizer_fixtures.py.
+pytest_plugins = ["support", "oidc_fixtures", "authorizer_fixtures"]
 
 #: The scope a route may require in tests; no token from InitiateAuth has it.
 ADMIN_SCOPE = "https://api.example.test/admin"
@@ -98,6 +103,40 @@ def _fresh_peers(request: pytest.FixtureRequest) -> None:
     if "api" in request.fixturenames:
         protected_api: ProtectedApi = request.getfixturevalue("api")
         protected_api.reset()
+
+
+@pytest.fixture(scope="session")
+def shape_checker() -> ShapeChecker:
+    """botocore's cognito-idp service model, loaded once."""
+    return ShapeChecker()
+
+
+@pytest.fixture(autouse=True)
+def _replayed_cognito_requests_fit_the_model(request: pytest.FixtureRequest) -> Iterator[None]:
+    """What keybearer sends to a replayed cognito-idp (pytest-httpx) must fit AWS's model too.
+
+    The plugin checks the calls that reach LocalCognito; this checks the ones a
+    test answers with pytest-httpx.
+    """
+    if "httpx_mock" not in request.fixturenames:
+        yield
+        return
+    mock: HTTPXMock = request.getfixturevalue("httpx_mock")
+    checker: ShapeChecker = request.getfixturevalue("shape_checker")
+    yield
+    found: list[str] = []
+    for sent in mock.get_requests():
+        target = sent.headers.get("X-Amz-Target", "")
+        if not target.startswith(TARGET_PREFIX):
+            continue
+        try:
+            body = json.loads(sent.content or b"{}")
+        except ValueError:
+            body = None
+        found += checker.check_request(target.removeprefix(TARGET_PREFIX), body)
+    if found:
+        listed = "\n".join(f"  - {v}" for v in dict.fromkeys(found))
+        pytest.fail("requests that do not fit botocore's service model:\n" + listed, pytrace=False)
 
 
 @pytest.fixture(autouse=True)

@@ -19,7 +19,7 @@ import http
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, cast
@@ -30,7 +30,7 @@ import pytest
 
 import keybearer
 from keybearer import errors
-from keybearer.testing import AppClient, LocalCognito, Pool
+from keybearer.testing import LocalCognito, Pool
 from keybearer.verify import CognitoVerifier
 from support import FakeClock, MakeClient, Person
 
@@ -146,21 +146,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("x-amzn-ErrorType", "MissingAuthenticationTokenException")
         self.end_headers()
         self.wfile.write(body)
-
-
-@pytest.fixture(scope="module")
-def authorizer_server(
-    pool: Pool, public_client: AppClient, secret_client: AppClient
-) -> Iterator[AuthorizerApi]:
-    with AuthorizerApi(pool, [public_client.id, secret_client.id], ROUTES) as api:
-        yield api
-
-
-@pytest.fixture
-def authorizer(authorizer_server: AuthorizerApi) -> Iterator[AuthorizerApi]:
-    authorizer_server.reset()
-    yield authorizer_server
-    authorizer_server.reset()
 
 
 def explained(response: httpx.Response) -> keybearer.Diagnosis:

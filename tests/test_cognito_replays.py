@@ -447,12 +447,12 @@ def test_mfa_setup_with_an_authenticator_app(
     httpx_mock.add_response(
         url=IDP,
         match_headers=target("AssociateSoftwareToken"),
-        json={"SecretCode": "JBSWY3DPEHPK3PXP", "Session": "session-2"},
+        json={"SecretCode": "JBSWY3DPEHPK3PXP", "Session": "session-2-" + "x" * 20},
     )
     httpx_mock.add_response(
         url=IDP,
         match_headers=target("VerifySoftwareToken"),
-        json={"Status": "SUCCESS", "Session": "session-3"},
+        json={"Status": "SUCCESS", "Session": "session-3-" + "x" * 20},
     )
     httpx_mock.add_response(
         url=IDP, match_headers=target("RespondToAuthChallenge"), json=auth_result()
@@ -470,9 +470,9 @@ def test_mfa_setup_with_an_authenticator_app(
 
     assert isinstance(tokens, keybearer.TokenSet)
     verify, final = (body_of(r) for r in httpx_mock.get_requests()[-2:])
-    assert verify == {"Session": "session-2", "UserCode": "654321"}
+    assert verify == {"Session": "session-2-" + "x" * 20, "UserCode": "654321"}
     assert final["ChallengeName"] == "MFA_SETUP"
-    assert final["Session"] == "session-3"
+    assert final["Session"] == "session-3-" + "x" * 20
 
 
 def test_unknown_challenge_is_answered_with_raw_responses(

@@ -25,7 +25,7 @@ from keybearer import cli
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
 from peers.oidc_peer import OidcPeer
 from support import Person
-from test_authorizer_api import ROUTES, AuthorizerApi
+from test_authorizer_api import AuthorizerApi
 from test_cli import ENTRY_POINT, Kb, fake_browser, stand_in_flags
 
 #: Every check of a Cognito profile with an API, in the order they are listed.
@@ -57,21 +57,6 @@ def kb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Kb]:
     monkeypatch.setenv("KEYBEARER_STORE", f"file:{runner.token_file}")
     yield runner
     runner.check_no_secret_printed()
-
-
-@pytest.fixture(scope="module")
-def authorizer_server(
-    pool: Pool, public_client: AppClient, secret_client: AppClient
-) -> Iterator[AuthorizerApi]:
-    with AuthorizerApi(pool, [public_client.id, secret_client.id], ROUTES) as server:
-        yield server
-
-
-@pytest.fixture
-def authorizer(authorizer_server: AuthorizerApi) -> Iterator[AuthorizerApi]:
-    authorizer_server.reset()
-    yield authorizer_server
-    authorizer_server.reset()
 
 
 def configure(kb: Kb, cognito: LocalCognito, pool: Pool, app: AppClient, *flags: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import keybearer
 from keybearer import errors
 from keybearer.stores.keyring import KeyringStore
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
-from support import FakeClock, Person
+from support import FakeClock, MakeClient, Person
 
 SERVICE = "keybearer-faults"
 LIMIT = 300  # UTF-16 units per entry: a token set (~3 KB) is split over ~10 entries
@@ -79,23 +80,13 @@ def store_over(backend: FaultyKeyring) -> KeyringStore:
 
 
 @pytest.fixture
-def make(cognito: LocalCognito, pool: Pool, public_client: AppClient, clock: FakeClock) -> Any:
-    made: list[keybearer.OAuthClient] = []
+def make(make_client: MakeClient) -> Callable[[FaultyKeyring], keybearer.OAuthClient]:
+    """Clients of the suite's public app client whose store sits on ``backend``."""
 
     def build(backend: FaultyKeyring) -> keybearer.OAuthClient:
-        client = keybearer.OAuthClient.cognito(
-            pool.id,
-            public_client.id,
-            idp_url=cognito.url,
-            store=store_over(backend),
-            clock=clock,
-        )
-        made.append(client)
-        return client
+        return make_client(store=store_over(backend))
 
-    yield build
-    for client in made:
-        client.close()
+    return build
 
 
 def warnings_in(caplog: pytest.LogCaptureFixture) -> list[str]:

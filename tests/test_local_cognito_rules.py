@@ -24,7 +24,8 @@ from keybearer.testing._state import secret_hash
 PASSWORD = "Correct-Horse-1"
 #: A wrong client secret that still fits the model's ClientSecretType (24-64 characters).
 WRONG_SECRET = "w" * 40
-API = "https://api.example.test"
+#: A resource server of its own: the session pool is shared with other modules.
+API = f"https://api-{uuid.uuid4().hex[:8]}.example.test"
 
 
 def call(cognito: LocalCognito, operation: str, body: dict[str, Any]) -> httpx.Response:
@@ -593,3 +594,51 @@ def test_an_operation_can_be_added_or_wrapped_in_the_dispatch_table(
 
     assert seen == ["USER_PASSWORD_AUTH"]
     assert devices.json() == {"Devices": []}
+
+
+def test_a_handler_can_finish_a_sign_in_with_the_shared_state(
+    cognito: LocalCognito, public_client: AppClient, users: dict[str, User], api: ProtectedApi
+) -> None:
+    """What a server side for flows moto lacks (SRP, devices) does once the user is proved."""
+    previous = cognito.operations["InitiateAuth"]
+
+    def custom(request: Call, moto: Moto) -> Reply:
+        document = request.json()
+        if document.get("AuthFlow") != "CUSTOM_AUTH":
+            return previous(request, moto)
+        pool, client = cognito.state.find_client(document["ClientId"])
+        username = document["AuthParameters"]["USERNAME"]
+        result = cognito.state.sign_in(pool, client, username)
+        return Reply.json({"AuthenticationResult": result, "ChallengeParameters": {}})
+
+    cognito.operations["InitiateAuth"] = custom
+    try:
+        flows = cognito.admin_client.describe_user_pool_client(
+            UserPoolId=public_client.pool_id, ClientId=public_client.id
+        )["UserPoolClient"]["ExplicitAuthFlows"]
+        body = {
+            "AuthFlow": "CUSTOM_AUTH",
+            "ClientId": public_client.id,
+            "AuthParameters": {"USERNAME": users["bob"].username},
+        }
+        answer = call(cognito, "InitiateAuth", body)
+    finally:
+        cognito.operations["InitiateAuth"] = previous
+
+    assert "ALLOW_CUSTOM_AUTH" not in flows  # the wrapper replaced the rule, as a test may
+    result = answer.json()["AuthenticationResult"]
+    headers = {"Authorization": result["IdToken"]}
+    assert httpx.get(f"{api.url}/pets", headers=headers).status_code == 200
+    assert rotate(cognito, public_client, result["RefreshToken"]).status_code == 200
+
+
+def test_associate_software_token_sends_a_secret_shaped_like_cognitos(
+    cognito: LocalCognito, public_client: AppClient, users: dict[str, User]
+) -> None:
+    access_token = sign_in(cognito, public_client, users["bob"])["AccessToken"]
+    answer = call(cognito, "AssociateSoftwareToken", {"AccessToken": access_token})
+
+    assert answer.status_code == 200, answer.text
+    secret = answer.json()["SecretCode"]
+    assert len(secret) == 32
+    assert base64.b32decode(secret)  # base32, as authenticator apps expect

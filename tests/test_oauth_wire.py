@@ -10,9 +10,11 @@ cached token.
 from __future__ import annotations
 
 import base64
+import email.utils
 import subprocess
 import sys
 import textwrap
+import time
 from urllib.parse import parse_qs
 
 import httpx
@@ -333,3 +335,16 @@ def test_a_fresh_cached_token_is_sent_without_loading_authlib() -> None:
     ).stdout.splitlines()
 
     assert out == ["['Bearer eyJ.fresh.access'] []", "True"]
+
+
+def test_a_throttled_token_endpoint_with_an_http_date_gives_a_wait() -> None:
+    client = oauth.OAuthClientInfo(CLIENT, None, "none", 5.0)
+    flow = oauth.refresh(ENDPOINTS, client, TOKENS, lambda: 0)
+    next(flow)
+    in_a_minute = email.utils.formatdate(time.time() + 60, usegmt=True)
+
+    with pytest.raises(errors.ThrottledError) as caught:
+        flow.send(httpx.Response(429, headers={"Retry-After": in_a_minute}))
+
+    assert caught.value.retry_after is not None
+    assert 30 < caught.value.retry_after <= 61

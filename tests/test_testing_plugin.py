@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,7 +17,7 @@ import pytest
 
 import keybearer
 import keybearer.testing.plugin
-from keybearer.testing import FrozenClock, LocalCognito, ProtectedApi, User
+from keybearer.testing import FrozenClock, LocalCognito, Pool, ProtectedApi, User
 from keybearer.testing._dispatch import Call, Reply
 from keybearer.testing._shapes import ShapeChecker
 
@@ -263,3 +264,29 @@ def test_the_example_app_test_passes(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert " passed" in result.stdout
+
+
+def test_protected_api_takes_an_m2m_client_made_in_the_test(
+    local_cognito: LocalCognito, cognito_pool: Pool, protected_api: ProtectedApi
+) -> None:
+    scopes = local_cognito.create_resource_server(
+        cognito_pool, f"https://api-{uuid.uuid4().hex[:8]}.example.test", ["pets.read"]
+    )
+    worker = local_cognito.create_app_client(
+        cognito_pool,
+        secret=True,
+        flows=("ALLOW_CLIENT_TOKEN_AUTH",),
+        oauth_flows=("client_credentials",),
+        scopes=scopes,
+    )
+    form = {"grant_type": "client_credentials", "scope": scopes[0]}
+    assert worker.secret is not None
+    answer = httpx.post(
+        f"{local_cognito.domain_url}/oauth2/token", data=form, auth=(worker.id, worker.secret)
+    )
+    headers = {"Authorization": f"Bearer {answer.json()['access_token']}"}
+    protected_api.require_scopes("/pets", scopes)
+
+    assert httpx.get(f"{protected_api.url}/pets", headers=headers).status_code == 401
+    protected_api.allow_clients(worker.id)
+    assert httpx.get(f"{protected_api.url}/pets", headers=headers).status_code == 200

@@ -11,7 +11,6 @@ sends a fresh cached token never runs them, and must not pay for the import.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +20,7 @@ import httpx
 
 from keybearer._io.urls import check_secure_url
 from keybearer._protocol import Flow
+from keybearer._protocol.responses import json_or_none, server_error
 from keybearer._redact import provider_text, response_secrets
 from keybearer._tokens import Origin, TokenSet, is_token_text, lifetime
 from keybearer.errors import (
@@ -30,11 +30,7 @@ from keybearer.errors import (
     LoginRequiredError,
     ProtocolError,
     ProviderError,
-    ServiceError,
-    ThrottledError,
 )
-
-_MAX_BODY = 1 << 20
 
 ClientAuth = Literal["client_secret_basic", "client_secret_post", "none"]
 
@@ -70,7 +66,7 @@ def discover(issuer: str, timeout: float) -> Flow[Endpoints]:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     response = yield httpx.Request("GET", url, extensions=_timeout(timeout))
     if response.status_code != 200:
-        raise _server_error(response, "the discovery document") or ConfigurationError(
+        raise server_error(response, "the discovery document") or ConfigurationError(
             f"no OpenID Connect discovery document at {url} (HTTP {response.status_code})"
         )
     doc = _json(response, "the discovery document")
@@ -183,14 +179,8 @@ def client_authenticated_post(url: str, client: OAuthClientInfo, body: str) -> h
 
 
 def _json(response: httpx.Response, what: str) -> dict[str, Any]:
-    if len(response.content) > _MAX_BODY:
-        raise ProtocolError(
-            f"{what} is far larger than it can be", status_code=response.status_code
-        )
-    try:
-        data = json.loads(response.content)
-    except (ValueError, RecursionError):
-        data = None
+    """The JSON object of an answer (size-checked), or a ``ProtocolError``."""
+    data = json_or_none(response, what)
     if not isinstance(data, dict):
         kind = provider_text(
             response.headers.get("content-type", "none"), response_secrets(response), limit=100
@@ -202,29 +192,9 @@ def _json(response: httpx.Response, what: str) -> dict[str, Any]:
     return data
 
 
-def _server_error(response: httpx.Response, what: str) -> KeybearerError | None:
-    status = response.status_code
-    if status == 429:
-        retry = response.headers.get("retry-after")
-        try:
-            retry_after = float(retry) if retry is not None else None
-        except ValueError:
-            retry_after = None
-        return ThrottledError(
-            f"{what}: the provider is throttling this client (HTTP 429)",
-            status_code=status,
-            retry_after=retry_after,
-        )
-    if status >= 500:
-        return ServiceError(
-            f"{what}: the provider failed on its side (HTTP {status})", status_code=status
-        )
-    return None
-
-
 def token_error(response: httpx.Response, *, refreshing: bool) -> KeybearerError:
     """The typed error for a failed token-endpoint call (RFC 6749 §5.2)."""
-    server = _server_error(response, "the token endpoint")
+    server = server_error(response, "the token endpoint")
     if server is not None:
         return server
     try:
@@ -388,7 +358,7 @@ def userinfo(endpoints: Endpoints, tokens: TokenSet, timeout: float) -> Flow[dic
             status_code=401,
         )
     if response.status_code != 200:
-        raise _server_error(response, "the userinfo endpoint") or ProviderError(
+        raise server_error(response, "the userinfo endpoint") or ProviderError(
             f"the userinfo endpoint answered HTTP {response.status_code}",
             status_code=response.status_code,
         )

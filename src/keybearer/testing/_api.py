@@ -199,6 +199,7 @@ class ProtectedApi:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.client_ids = frozenset(client_ids)
+        self._initial_client_ids = self.client_ids
         #: Seconds since the epoch, checked against ``exp``. Replace it in tests.
         self.clock: Callable[[], float] = time.time
         self._port = port
@@ -267,6 +268,11 @@ class ProtectedApi:
         with self._lock:
             self._scopes[path] = scope_tuple
 
+    def allow_clients(self, *client_ids: str) -> None:
+        """Accept the tokens of these app clients too (e.g. an M2M client made in a test)."""
+        with self._lock:
+            self.client_ids = self.client_ids | frozenset(client_ids)
+
     def revoke(self, token: str) -> None:
         """Refuse ``token`` from now on, as if the server had invalidated it."""
         token = token.removeprefix("Bearer ").strip()
@@ -292,7 +298,7 @@ class ProtectedApi:
         )
 
     def reset(self) -> None:
-        """Forget logged requests and revocations; restore the clock and the scopes.
+        """Forget logged requests and revocations; restore the clock, scopes and clients.
 
         The JWKS cache is kept.
         """
@@ -300,6 +306,7 @@ class ProtectedApi:
             self._requests.clear()
             self._revoked.clear()
             self._scopes = dict(self._initial_scopes)
+            self.client_ids = self._initial_client_ids
         self.clock = time.time
 
     # -- authorization ---------------------------------------------------------

@@ -37,7 +37,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from keybearer.testing._calls import CallCounts, Failures
 
@@ -262,6 +262,11 @@ class Dispatcher:
             return exc.reply()
 
 
+@runtime_checkable
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
 def _run(app: WSGIApp, environ: WSGIEnviron) -> Reply:
     """Run a WSGI app and collect its whole answer."""
     captured: dict[str, Any] = {}
@@ -275,9 +280,8 @@ def _run(app: WSGIApp, environ: WSGIEnviron) -> Reply:
     try:
         body = b"".join(chunks)
     finally:
-        close = getattr(chunks, "close", None)  # the WSGI protocol: close() if present
-        if close is not None:
-            close()
+        if isinstance(chunks, _Closable):  # WSGI: an answer with close() must be closed
+            chunks.close()
     headers = {name.lower(): value for name, value in captured.get("headers", [])}
     return Reply(
         captured.get("status", 500),

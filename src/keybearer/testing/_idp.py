@@ -18,6 +18,8 @@ implements one documented Cognito behaviour moto 5.2.5 lacks:
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -155,7 +157,7 @@ def _get_tokens_from_refresh_token(state: IdpState) -> Handler:
         )
         grace = client.rotation_grace
         if grace is not None:
-            state.rotate(record, client, grace)
+            state.rotate(record, grace)
             result["RefreshToken"] = state.new_refresh_token(
                 pool,
                 client,
@@ -220,6 +222,20 @@ def _get_client_token(state: IdpState) -> Handler:
     return handle
 
 
+def _associate_software_token(call: Call, moto: Moto) -> Reply:
+    """AssociateSoftwareToken: a secret shaped like Cognito's, not moto's fixed 12 characters.
+
+    Cognito sends a base32 secret of 32 characters (the model wants at least
+    16). LocalCognito does not check TOTP codes, so any secret will do.
+    """
+    reply = moto()
+    document = reply.document()
+    if reply.status == 200 and isinstance(document, dict) and "SecretCode" in document:
+        document["SecretCode"] = base64.b32encode(secrets.token_bytes(20)).decode()
+        return Reply.json(document)
+    return reply
+
+
 def operations(state: IdpState) -> dict[str, Handler]:
     """The cognito-idp handlers LocalCognito starts with, by operation name."""
     table: dict[str, Handler] = {
@@ -230,6 +246,7 @@ def operations(state: IdpState) -> dict[str, Handler]:
         "GetTokensFromRefreshToken": _get_tokens_from_refresh_token(state),
         "RevokeToken": _revoke_token(state),
         "GetClientToken": _get_client_token(state),
+        "AssociateSoftwareToken": _associate_software_token,
     }
     checked: Callable[[IdpState], Handler] = _top_level_secret_hash
     for name in _TOP_LEVEL_SECRET_HASH:

@@ -98,7 +98,7 @@ def _refresh_grant(state: IdpState, pool: Any, client: ClientView, form: dict[st
         }
         grace = client.rotation_grace
         if grace is not None:  # only a rotating app client sends a new refresh token
-            state.rotate(record, client, grace)
+            state.rotate(record, grace)
             answer["refresh_token"] = state.new_refresh_token(
                 pool,
                 client,

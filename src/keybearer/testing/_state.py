@@ -295,6 +295,19 @@ class IdpState:
             "IdToken": id_token,
         }
 
+    def sign_in(self, pool: Any, client: ClientView, username: str) -> dict[str, Any]:
+        """A complete sign-in: new refresh, access and ID tokens, as AuthenticationResult.
+
+        For handlers that finish a sign-in moto cannot (SRP, devices, USER_AUTH).
+        """
+        origin_jti = str(uuid.uuid4())
+        now = int(self.clock())
+        refresh_token = self.new_refresh_token(
+            pool, client, username, origin_jti=origin_jti, auth_time=now
+        )
+        tokens = self.user_tokens(pool, client, username, origin_jti=origin_jti, auth_time=now)
+        return {**tokens, "RefreshToken": refresh_token}
+
     def client_token(self, pool: Any, client: ClientView, scopes: Iterable[str]) -> tuple[str, int]:
         """Sign a client-credentials access token with ``scopes``; return it and its lifetime."""
         now = int(self.clock())
@@ -381,7 +394,7 @@ class IdpState:
             raise CognitoError("NotAuthorizedException", "User is disabled.")
         return record
 
-    def rotate(self, record: RefreshRecord, client: ClientView, grace: int) -> None:
+    def rotate(self, record: RefreshRecord, grace: int) -> None:
         """Mark ``record`` rotated now, or refuse it if its grace period is over."""
         now = self.clock()
         with self._lock:

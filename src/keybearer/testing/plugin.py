@@ -40,7 +40,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -117,7 +117,7 @@ def cognito_user(local_cognito: LocalCognito, cognito_pool: Pool) -> Callable[..
         password: str | None = None,
         *,
         attributes: dict[str, str] | None = None,
-        mfa: Any = None,
+        mfa: Literal["SMS_MFA", "SOFTWARE_TOKEN_MFA"] | None = None,
         temporary: bool = False,
     ) -> User:
         return local_cognito.create_user(
