@@ -66,7 +66,7 @@ class HostAllowList:
 
     def __init__(self, entries: Iterable[str]) -> None:
         self._entries = frozenset(parse_entry(entry) for entry in entries if entry.strip())
-        self._decided: dict[tuple[str, str, int | None], bool] = {}
+        self._decided: dict[tuple[str, bytes, int | None], bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -77,10 +77,10 @@ class HostAllowList:
 
     def permits(self, url: httpx.URL) -> bool:
         # raw_host is the IDNA (punycode) form httpx sends: the entries' form too.
-        key = (url.scheme, url.raw_host.decode("ascii").lower(), url.port)
+        key = (url.scheme, url.raw_host, url.port)
         decided = self._decided.get(key)
         if decided is None:
-            decided = self._decide(*key)
+            decided = self._decide(url.scheme, url.raw_host.decode("ascii").lower(), url.port)
             if len(self._decided) < 256:
                 self._decided[key] = decided
         return decided
