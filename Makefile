@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DOCS_STAMP := $(VENV)/.installed-docs
 BENCH_STAMP := $(VENV)/.installed-bench
+RELEASE_STAMP := $(VENV)/.installed-release
 
-.PHONY: demo test docs bench bench-quick lint typecheck check clean
+.PHONY: demo test docs bench bench-quick release-check lint typecheck check clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,18 @@ bench: $(BENCH_STAMP)
 bench-quick: $(BENCH_STAMP)
 	$(BIN)/mypy --strict benchmarks
 	$(BIN)/python -m benchmarks --quick
+	$(BIN)/python -m benchmarks.testing_startup --rounds 1 --users 5
+
+# The release tools (the `release` extra), only for release-check.
+$(RELEASE_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[release]'
+	touch $(RELEASE_STAMP)
+
+## release-check: build the sdist and the wheel into dist/ and check them with twine; uploads nothing
+release-check: $(RELEASE_STAMP)
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests examples benchmarks tools
@@ -55,4 +68,4 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site dist

@@ -39,6 +39,10 @@ FIGURES: dict[int, str] = {
     6: "token verification, warm JWKS",
     7: "token-store hot path",
     8: "memory over many requests and refreshes",
+    9: "keybearer token start-up, fresh token",
+    10: "SRP sign-in maths on the client vs pycognito",
+    11: "client credentials: token requests per fleet (RedisStore)",
+    12: "client credentials: per-request cost with RedisStore",
 }
 #: Figures that need LocalCognito + ProtectedApi (started once, shared).
 NEEDS_PEERS = {2, 3, 8}
@@ -48,6 +52,9 @@ REQUIRES = {
     3: ("moto", "keybearer[testing]"),
     8: ("moto", "keybearer[testing]"),
     5: ("keyrings.alt", "keyrings.alt"),
+    10: ("pycognito", "pycognito"),
+    11: ("redis", "keybearer[redis]"),
+    12: ("redis", "keybearer[redis]"),
 }
 
 PACKAGES = (
@@ -64,6 +71,7 @@ PACKAGES = (
     "PyJWT",
     "joserfc",
     "msal",
+    "pycognito",
 )
 
 
@@ -101,12 +109,15 @@ def _load() -> str:
 
 def _runner(figure: int) -> Callable[..., list[Row]]:
     from benchmarks import (
+        cli_token,
         cold_start,
+        fleet,
         imports,
         loop_stall,
         memory,
         per_request,
         single_flight,
+        srp,
         token_store,
         verification,
     )
@@ -120,6 +131,10 @@ def _runner(figure: int) -> Callable[..., list[Row]]:
         6: verification.run,
         7: token_store.run,
         8: memory.run,
+        9: cli_token.run,
+        10: srp.run,
+        11: fleet.run_fleet,
+        12: fleet.run_cost,
     }[figure]
 
 

@@ -10,16 +10,19 @@ Configure it with environment variables::
     export API_PATH=/pets                   # what to GET (default: /pets)
     export KEYBEARER_TOKEN_FILE=~/.config/myapp/tokens.json   # no OS keyring here
     export COGNITO_IDP_URL=https://...      # a VPC endpoint instead of AWS's
+    export COGNITO_PASSWORD_FLOW=srp        # console-default app clients (USER_SRP_AUTH)
+    export KEYBEARER_REMEMBER_DEVICE=1      # MFA once per device, if the pool remembers devices
 
     python examples/password_login.py            # sign in if needed, call the API
     python examples/password_login.py --logout   # sign out, forget the tokens
 
-The app client must allow ``ALLOW_USER_PASSWORD_AUTH``. The first run asks for
-the username and password (the password is never echoed) and answers whatever
-Cognito asks next: a new password, an MFA code, a choice of MFA, setting up an
-authenticator app. The tokens go to the OS keyring, so the next run finds them
-there and calls the API without asking anything; keybearer refreshes them
-when they are about to expire.
+The app client must allow ``ALLOW_USER_PASSWORD_AUTH``, or ``ALLOW_USER_SRP_AUTH``
+with ``COGNITO_PASSWORD_FLOW=srp`` (the password then never leaves the machine).
+The first run asks for the username and password (the password is never echoed)
+and answers whatever Cognito asks next: a new password, an MFA code, a choice of
+MFA, setting up an authenticator app. The tokens go to the OS keyring, so the
+next run finds them there and calls the API without asking anything; keybearer
+refreshes them when they are about to expire.
 """
 
 from __future__ import annotations
@@ -51,6 +54,8 @@ def client_from_env(env: Mapping[str, str] = os.environ) -> keybearer.OAuthClien
         # The default store is the OS keyring; a FileStore is plain text, mode 0600.
         store=keybearer.FileStore(token_file) if token_file else None,
         idp_url=env.get("COGNITO_IDP_URL") or None,
+        password_flow="srp" if env.get("COGNITO_PASSWORD_FLOW") == "srp" else "user_password",
+        remember_device=env.get("KEYBEARER_REMEMBER_DEVICE", "") in ("1", "true", "yes"),
     )
 
 

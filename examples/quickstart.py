@@ -251,10 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             detail("a real app keeps the default store, the OS keyring.")
             demo(cognito, pool, app, api, Path(tmp) / "tokens.json")
-    step(
-        8,
+    print(
         f"Done in {time.monotonic() - started:.1f} s: the stand-ins are stopped and "
         "the temporary directory is removed.",
+        flush=True,
     )
     return 0
 

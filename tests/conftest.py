@@ -28,8 +28,9 @@ from keybearer.testing._dispatch import TARGET_PREFIX
 from keybearer.testing._shapes import ShapeChecker
 
 # The SDK tests' own fixtures (clock, person, make_client, ...) live in support.py;
-# the API Gateway stand-in built on CognitoVerifier in authorizer_fixtures.py.
-pytest_plugins = ["support", "oidc_fixtures", "authorizer_fixtures"]
+# the API Gateway stand-in built on CognitoVerifier in authorizer_fixtures.py;
+# a real redis-server for RedisStore in redis_peer.py.
+pytest_plugins = ["support", "oidc_fixtures", "authorizer_fixtures", "redis_peer"]
 
 #: The scope a route may require in tests; no token from InitiateAuth has it.
 ADMIN_SCOPE = "https://api.example.test/admin"

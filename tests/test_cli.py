@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -20,14 +21,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import keyring.backends.fail
+import keyring.core
 import pytest
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 
 from keybearer import cli
 from keybearer._challenges import MfaSetup, NewPasswordRequired, SelectMfaType, SmsMfa
+from keybearer._profiles import read_config
 from keybearer._protocol.cognito_password import TotpSetup
-from keybearer.cli import main
+from keybearer.cli import challenges, main, terminal, wording
 from keybearer.errors import (
     ConfigurationError,
     InvalidCredentialsError,
@@ -142,10 +146,10 @@ def signed_in(configured: Kb, person: Person) -> Kb:
     return configured
 
 
-def stored_tokens(kb: Kb) -> dict[str, str]:
+def stored_tokens(kb: Kb) -> dict[str, Any]:
     entries = json.loads(kb.token_file.read_text())
     (value,) = [v for k, v in entries.items() if k.startswith("cognito:")]
-    data: dict[str, str] = json.loads(value)
+    data: dict[str, Any] = json.loads(value)
     return data
 
 
@@ -209,9 +213,9 @@ def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPa
             return True
 
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert cli._colour(Tty())  # type: ignore[arg-type]
+    assert terminal.colour(Tty())  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "1")
-    assert not cli._colour(Tty())  # type: ignore[arg-type]
+    assert not terminal.colour(Tty())  # type: ignore[arg-type]
 
 
 def test_output_to_a_pipe_has_no_colour(kb: Kb) -> None:
@@ -241,8 +245,6 @@ def test_configure_writes_the_profile_non_interactively(
     assert result.exit_code == 0, result.output
     assert "Saved profile 'dev'" in result.stdout
 
-    from keybearer._profiles import read_config
-
     profile = read_config(kb.config).profiles["dev"]
     assert profile == {
         "user_pool_id": pool.id,
@@ -259,8 +261,6 @@ def test_configure_updates_only_what_is_given_and_removes_empty(
     configured: Kb, api: ProtectedApi
 ) -> None:
     assert configured("configure", "--send", "access", "--api-url", "").exit_code == 0
-    from keybearer._profiles import read_config
-
     profile = read_config(configured.config).profiles["default"]
     assert profile["send"] == "access"
     assert "api_url" not in profile
@@ -298,6 +298,21 @@ def test_configure_keeps_the_client_secret_out_of_the_file(
     assert cognito.calls["InitiateAuth:REFRESH_TOKEN_AUTH"] == 1
 
 
+def test_configure_keeps_the_comments_of_the_profiles_file(configured: Kb) -> None:
+    text = configured.config.read_text()
+    text = text.replace("[profiles.default]", "# the shared team pool\n[profiles.default]")
+    text = text.replace("api_url =", "# where the API lives\napi_url =")
+    configured.config.write_text(text + "\n# a profile for later\n")
+    assert configured("configure", "--send", "access", "--scopes", "openid email").exit_code == 0
+    after = configured.config.read_text()
+    assert "# the shared team pool\n[profiles.default]" in after
+    assert "# where the API lives\napi_url =" in after
+    assert after.rstrip().endswith("# a profile for later")
+    profile = read_config(configured.config).profiles["default"]
+    assert profile["send"] == "access"
+    assert profile["scopes"] == ["openid", "email"]
+
+
 def test_configure_without_the_required_settings_exits_2(kb: Kb) -> None:
     result = kb("configure", "--api-url", "https://api.example.test")
     assert result.exit_code == 2
@@ -333,7 +348,66 @@ def test_configure_saves_anyway_when_the_keys_cannot_be_reached(
     flags = stand_in_flags(cognito, pool, public_client)[:-2]
     result = kb("configure", *flags, "--jwks-url", "http://127.0.0.1:9/jwks.json")
     assert result.exit_code == 0
-    assert "could not fetch" in result.stderr
+    assert "could not reach 127.0.0.1:9" in result.stderr
+    assert "the profile is saved" in result.stderr
+    assert kb.config.exists()
+
+
+def test_configure_checks_the_endpoints_the_environment_names(
+    kb: Kb,
+    monkeypatch: pytest.MonkeyPatch,
+    cognito: LocalCognito,
+    pool: Pool,
+    public_client: AppClient,
+) -> None:
+    monkeypatch.setenv("KEYBEARER_IDP_URL", cognito.url)
+    monkeypatch.setenv("KEYBEARER_JWKS_URL", pool.jwks_url)
+    result = kb("configure", "--user-pool-id", pool.id, "--client-id", public_client.id)
+    assert result.exit_code == 0, result.output
+    assert "could not reach" not in result.stderr
+    # The environment is used for the check, not written to the file.
+    assert "jwks_url" not in read_config(kb.config).profiles["default"]
+
+
+@pytest.fixture
+def no_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    """keyring's own "no backend" keyring, chosen as a user would (keyring caches its choice)."""
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    no_backend = keyring.backends.fail.Keyring()  # type: ignore[no-untyped-call]
+    monkeypatch.setattr(keyring.core, "_keyring_backend", no_backend)
+
+
+def test_configure_without_a_keyring_keeps_tokens_in_a_private_file(
+    kb: Kb, monkeypatch: pytest.MonkeyPatch, no_keyring: None, pool: Pool, public_client: AppClient
+) -> None:
+    monkeypatch.delenv("KEYBEARER_STORE")
+    flags = ["--user-pool-id", pool.id, "--client-id", public_client.id, "--no-verify"]
+    result = kb("configure", *flags)
+    assert result.exit_code == 0, result.output
+    assert "no OS keyring" in result.stderr
+    assert "plain text on disk, readable only by you (mode 0600)" in result.stderr
+    assert read_config(kb.config).profiles["default"]["store"] == "file:tokens.json"
+    assert kb("whoami").exit_code == 3  # the file store works: simply not signed in yet
+
+
+def test_configure_offers_the_file_store_in_a_terminal(
+    kb: Kb, monkeypatch: pytest.MonkeyPatch, no_keyring: None, pool: Pool, public_client: AppClient
+) -> None:
+    monkeypatch.delenv("KEYBEARER_STORE")
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
+    answers = [pool.id, public_client.id, "", "", "", "", "y"]
+    result = kb("configure", "--no-verify", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    assert "Keep them in" in result.stderr
+    assert "plain-text file on disk, readable only by you (mode 0600)" in result.stderr
+    assert read_config(kb.config).profiles["default"]["store"] == "file:tokens.json"
+
+    declined = kb(
+        "configure", "-p", "other", "--no-verify", input="\n".join(answers[:-1]) + "\nn\n"
+    )
+    assert declined.exit_code == 2
+    assert "--store SPEC" in declined.stderr
+    assert "other" not in read_config(kb.config).profiles
 
 
 def test_configure_asks_in_a_terminal(
@@ -343,24 +417,70 @@ def test_configure_asks_in_a_terminal(
     public_client: AppClient,
     api: ProtectedApi,
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
     answers = [
         pool.id,  # user pool id
         public_client.id,  # client id
-        "",  # domain: none, so no redirect URI is asked for
-        "",  # scopes: keep openid
+        "",  # domain: none, so neither a redirect URI nor scopes are asked for
         api.url,  # api url
         "",  # send: keep id
         "",  # client secret: none
     ]
     result = kb("configure", "--profile", "asked", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
-    from keybearer._profiles import read_config
-
+    assert "Scopes" not in result.stderr
     profile = read_config(kb.config).profiles["asked"]
     assert profile["user_pool_id"] == pool.id
     assert profile["api_url"] == api.url
-    assert profile["scopes"] == ["openid"]
+    assert "scopes" not in profile
+
+
+def test_configure_in_a_terminal_asks_again_for_a_bad_answer(
+    kb: Kb,
+    monkeypatch: pytest.MonkeyPatch,
+    pool: Pool,
+    public_client: AppClient,
+    api: ProtectedApi,
+) -> None:
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
+    answers = [
+        "us-east-1-oops",  # not a pool id: asked again
+        pool.id,
+        "bad id!",  # not an app client id: asked again
+        public_client.id,
+        "auth.example.test",  # a domain: redirect URI and scopes follow
+        "",  # redirect URI: the default
+        "openid bad\\scope",  # a scope with a backslash: asked again
+        "openid email",
+        "ftp://api.example.test",  # not an https URL: asked again
+        api.url,
+        "both",  # neither id nor access: asked again
+        "access",
+        "",  # client secret: none
+    ]
+    result = kb("configure", "--no-verify", input="\n".join(answers) + "\n")
+    assert result.exit_code == 0, result.output
+    problems = [line for line in result.stderr.splitlines() if line.startswith("keybearer: ")]
+    assert len(problems) == 5, problems
+    assert problems[0].startswith("keybearer: user pool id: must look like")
+    assert problems[1].startswith("keybearer: client id: must be the app client id")
+    assert "Error:" not in result.stderr
+    profile = read_config(kb.config).profiles["default"]
+    assert profile["user_pool_id"] == pool.id
+    assert profile["client_id"] == public_client.id
+    assert profile["redirect_uri"] == "http://localhost:8765/callback"
+    assert profile["scopes"] == ["openid", "email"]
+    assert profile["send"] == "access"
+
+
+def test_configure_in_a_terminal_gives_up_after_three_tries(
+    kb: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
+    result = kb("configure", input="nope\nstill-nope\nno_pool\n")
+    assert result.exit_code == 2
+    assert "no usable user pool id after 3 tries" in result.stderr
+    assert not kb.config.exists()
 
 
 # -- login, whoami, token, get, logout --
@@ -449,7 +569,7 @@ def test_a_temporary_password_is_replaced_from_stdin(configured: Kb, new_person:
 def test_a_temporary_password_is_replaced_at_the_terminal_without_echo(
     configured: Kb, new_person: Person, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
     new_password = "Typed-New-Pass-7!"
     result = configured(
         "login",
@@ -462,6 +582,48 @@ def test_a_temporary_password_is_replaced_at_the_terminal_without_echo(
     assert "Repeat the new password" in result.stderr
     assert new_person.password not in result.output
     assert new_password not in result.output
+
+
+def test_a_wrong_password_at_the_terminal_is_asked_again(
+    configured: Kb, person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
+    typed = f"wrong-Pass-1\n{person.password}\n"
+    result = configured("login", "--password", "-u", person.username, input=typed)
+    assert result.exit_code == 0, result.output
+    assert "keybearer: Cognito refused the request" in result.stderr
+    assert "try again (2 left)" in result.stderr
+
+    configured("logout")
+    thrice = configured("login", "--password", "-u", person.username, input="a-1\nb-2\nc-3\n")
+    assert thrice.exit_code == 1
+    assert "try again (1 left)" in thrice.stderr
+
+
+def test_a_new_password_refused_by_the_pool_is_asked_again(
+    configured: Kb, new_person: Person, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
+    strong = "Typed-New-Pass-7!"
+    typed = [
+        new_person.password,
+        "weak",  # the pool's policy refuses it: asked again, not sent back to the start
+        "weak",
+        strong,
+        "Typo-New-Pass-7!",  # the two entries differ: asked again
+        strong,
+        strong,
+    ]
+    result = configured(
+        "login", "--password", "-u", new_person.username, input="\n".join(typed) + "\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "keybearer: the new password was refused: " in result.stderr
+    assert "keybearer: the two entries do not match" in result.stderr
+    assert "Error:" not in result.stderr  # click's own style never shows
+    configured("logout")
+    again = configured("login", "-u", new_person.username, "--password-stdin", input=strong)
+    assert again.exit_code == 0, again.output
 
 
 def test_the_username_setting_is_the_default(configured: Kb, person: Person) -> None:
@@ -477,13 +639,106 @@ def test_without_a_session_commands_exit_3(configured: Kb) -> None:
         assert "keybearer login" in result.stderr
 
 
+def test_whoami_json_without_a_session_says_signed_out(configured: Kb) -> None:
+    result = configured("whoami", "--json")
+    assert result.exit_code == 3
+    assert json.loads(result.stdout) == {
+        "profile": "default",
+        "config": str(configured.config),
+        "signed_in": False,
+        "ended": False,
+    }
+    assert "not signed in" in result.stderr
+
+
+def test_token_json_for_credential_helpers(signed_in: Kb) -> None:
+    result = signed_in("token", "--json", shows_token=True)
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"token", "expires_at", "token_type"}
+    assert data["token"] == stored_tokens(signed_in)["id_token"]
+    assert data["token_type"] == "Bearer"
+    assert data["expires_at"].endswith("Z")
+    access = json.loads(signed_in("token", "--json", "--kind", "access", shows_token=True).stdout)
+    assert access["token"] == stored_tokens(signed_in)["access_token"]
+
+
+def test_a_session_whose_refresh_was_refused_shows_as_ended_everywhere(
+    signed_in: Kb, cognito: LocalCognito, person: Person
+) -> None:
+    kb = signed_in
+    cognito.fail_next(
+        "InitiateAuth:REFRESH_TOKEN_AUTH",
+        status=400,
+        error_type="NotAuthorizedException",
+        message="Refresh Token has been revoked",
+    )
+    # The API refuses the token; the one refresh after a 401 is refused too.
+    refused = kb("get", "/admin")
+    assert refused.exit_code == 3
+    assert "the session has ended" in refused.stderr
+    assert "keybearer login" in refused.stderr
+
+    # The end is kept in the store, so a process of its own sees it too.
+    assert stored_tokens(kb)["ended"] is True
+    env = dict(os.environ)
+    done = subprocess.run(
+        [str(ENTRY_POINT), "whoami"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 3, done.stderr
+    assert "has ended" in done.stderr
+    assert done.stdout == ""
+
+    who = kb("whoami")
+    assert who.exit_code == 3
+    assert "has ended" in who.stderr
+    assert json.loads(kb("whoami", "--json").stdout)["ended"] is True
+    listed = json.loads(kb("profiles", "--json").stdout)["profiles"][0]
+    assert listed["live"] is False
+    assert listed["session"]["ended"] is True
+    assert "ended: " in kb("profiles").stdout
+    for args in (["token"], ["get", "/pets"]):
+        assert kb(*args).exit_code == 3, args
+    assert cognito.calls["InitiateAuth:REFRESH_TOKEN_AUTH"] == 1  # never asked again
+
+    again = kb("login", "-u", person.username, "--password-stdin", input=person.password)
+    assert again.exit_code == 0, again.output
+    assert kb("whoami").exit_code == 0
+    assert "signed in as" in kb("profiles").stdout
+
+
 def test_a_route_that_refuses_the_token_exits_1(signed_in: Kb, api: ProtectedApi) -> None:
     result = signed_in("get", "/admin")
     assert result.exit_code == 1
-    assert "HTTP 401" in result.stderr
+    lines = result.stderr.splitlines()
+    status = next(i for i, line in enumerate(lines) if line.startswith("HTTP 401"))
+    why = next(i for i, line in enumerate(lines) if line.startswith("Why: "))
+    assert status < why  # the status line first, then its diagnosis
     assert "OAuth scopes" in result.stderr  # the diagnosis
+    assert lines[why + 1].startswith("Fix: ")
     assert "keybearer doctor --api /admin" in result.stderr
     assert json.loads(result.stdout) == {"message": "Unauthorized"}
+    # The command line's spelling, not the library's Python arguments.
+    assert "keybearer configure --send access" in result.stderr
+    assert "send='" not in result.stderr
+    assert "scheme=None" not in result.stderr
+
+
+def test_the_python_spellings_of_library_messages_are_translated() -> None:
+    assert (
+        wording.cli_words(
+            "not signed in (x): sign in first, e.g. with login_password() or login_browser()"
+        )
+        == "not signed in (x): sign in first, with keybearer login"
+    )
+    assert wording.cli_words("send the access token instead with send='access'") == (
+        "send the access token instead with keybearer configure --send access"
+    )
+    fix = wording.cli_words("send='id'; some authorizers want the bare token (scheme=None)")
+    assert fix == (
+        "keybearer configure --send id; some authorizers want the bare token "
+        "(keybearer configure --scheme none)"
+    )
 
 
 def test_a_missing_resource_exits_1(signed_in: Kb) -> None:
@@ -492,10 +747,39 @@ def test_a_missing_resource_exits_1(signed_in: Kb) -> None:
     assert "HTTP 404" in result.stderr
 
 
+def test_an_unreachable_api_is_named_by_host_and_port(signed_in: Kb) -> None:
+    signed_in("configure", "--api-url", "http://127.0.0.1:9")
+    result = signed_in("get", "/pets")
+    assert result.exit_code == 1
+    assert "keybearer: could not reach the API: http://127.0.0.1:9 (ConnectError" in result.stderr
+
+
+def test_verbose_and_debug_work_after_the_command_too(
+    signed_in: Kb, api: ProtectedApi, cognito: LocalCognito
+) -> None:
+    quiet = signed_in("get", "/pets", "-v")
+    assert quiet.exit_code == 0, quiet.output
+    assert "debug:" not in quiet.stderr
+
+    result = signed_in("get", "/admin", "--debug")
+    assert result.exit_code == 1
+    lines = [line for line in result.stderr.splitlines() if "keybearer: debug: " in line]
+    assert any(f"GET {api.url}/admin" in line and "401" in line for line in lines), lines
+    # The refresh after the 401 is a call to the provider, shown the same way.
+    assert any(f"POST {cognito.url}" in line and "200" in line for line in lines), lines
+    assert "refreshed the tokens" in result.stderr
+
+    before = signed_in("--debug", "whoami")
+    assert before.exit_code == 0
+
+
 def test_request_bodies_and_headers(signed_in: Kb, tmp_path: Path) -> None:
-    sent = json.loads(signed_in("post", "/things", "--json", '{"a": [1, 2]}').stdout)
+    sent = json.loads(signed_in("post", "/things", "--data-json", '{"a": [1, 2]}').stdout)
     assert sent["method"] == "POST"
     assert sent["body"] == {"a": [1, 2]}
+    old = signed_in("post", "/things", "--json", '{"a": 1}')  # the old spelling still works
+    assert json.loads(old.stdout)["body"] == {"a": 1}
+    assert "--json (the request body) is now --data-json" in old.stderr
 
     body = tmp_path / "body.json"
     body.write_text('{"from": "file"}')
@@ -513,10 +797,10 @@ def test_request_bodies_and_headers(signed_in: Kb, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--json", "{not json"], "not valid JSON"),
+        (["--data-json", "{not json"], "not valid JSON"),
         (["-H", "no colon"], "-H wants 'Name: value'"),
         (["-H", "Authorization: Bearer mine"], "sets the Authorization header itself"),
-        (["-d", "a", "--json", "{}"], "not both"),
+        (["-d", "a", "--data-json", "{}"], "not both"),
     ],
 )
 def test_bad_request_options_exit_2(signed_in: Kb, args: list[str], message: str) -> None:
@@ -595,6 +879,20 @@ def test_profiles_marks_the_default_and_live_sessions(
     assert [p["name"] for p in marked if p["default"]] == ["default"]
 
 
+def test_profiles_on_a_terminal_is_a_table_that_fits(
+    signed_in: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "100")
+    with signed_in.config.open("a") as handle:
+        handle.write('\n[profiles.broken]\nuser_pool_id = "nope"\nclient_id = "x"\n')
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", signed_in("profiles").stdout)
+    lines = shown.splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 100  # the long error wraps
+    assert lines[0].startswith("* default")
+    assert "signed in as" in lines[0]
+
+
 def test_keybearer_profile_moves_the_default_mark(
     signed_in: Kb,
     monkeypatch: pytest.MonkeyPatch,
@@ -656,13 +954,17 @@ def test_no_config_at_all_exits_2_with_the_next_step(kb: Kb) -> None:
     assert "keybearer configure" in result.stderr
 
 
-def test_an_unusable_keyring_exits_2_and_names_the_alternatives(
-    configured: Kb, monkeypatch: pytest.MonkeyPatch
+def test_an_unusable_keyring_exits_2_and_leads_with_the_command_lines_fix(
+    configured: Kb, no_keyring: None
 ) -> None:
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     result = configured("--store", "keyring", "whoami")
     assert result.exit_code == 2
-    assert "KEYBEARER_STORE=file:PATH" in result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("keybearer: there is no OS keyring on this machine")
+    assert "keybearer configure --store file:tokens.json" in lines[1]
+    assert "KEYBEARER_STORE=file:PATH" in lines[2]
+    assert len(lines) == 3
+    assert "FileStore" not in result.stderr  # the Python spelling is for Python users
 
 
 # -- paste-back login --
@@ -918,7 +1220,7 @@ def test_paste_login_with_a_cognito_domain_profile(
     )
     assert configured.exit_code == 0, configured.output
     shown: list[str] = []
-    real_say = cli.say
+    real_say = terminal.say
 
     def say(text: str = "", **kwargs: Any) -> None:
         shown.append(text)
@@ -928,8 +1230,8 @@ def test_paste_login_with_a_cognito_domain_profile(
         (url,) = [line.strip() for line in shown if "/oauth2/authorize?" in line]
         return sign_in(url, oidc.user.username, oidc.user.password)  # the address bar
 
-    monkeypatch.setattr(cli, "say", say)
-    monkeypatch.setattr(cli, "_ask", paste)
+    monkeypatch.setattr(terminal, "say", say)
+    monkeypatch.setattr(terminal, "ask", paste)
 
     result = kb("login", "--paste")
 
@@ -942,12 +1244,14 @@ def test_browser_login_counts_down_and_times_out(
     hosted: Kb, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hosted("configure", "--redirect-uri", LOOPBACK)
-    monkeypatch.setattr(cli, "_stderr_is_tty", lambda: True)
+    monkeypatch.setattr(terminal, "stderr_is_tty", lambda: True)
 
     result = hosted("login", "--browser", "--no-browser", "--timeout", "1")
 
     assert result.exit_code == 1
     assert "https://auth.example.test/oauth2/authorize?" in result.stderr
+    assert "Open this URL in a browser to sign in" in result.stderr
+    assert "If it does not open" not in result.stderr  # --no-browser: nothing to open
     assert "Waiting for the sign-in in the browser (0:0" in result.stderr
     assert "keybearer login --paste" in result.stderr
 
@@ -972,12 +1276,12 @@ class FakeClient:
 def answer(
     challenge: Any, typed: str, monkeypatch: pytest.MonkeyPatch, tty: bool = True
 ) -> tuple[FakeClient, str]:
-    monkeypatch.setattr(cli, "_stdin_is_tty", lambda: tty)
-    monkeypatch.setattr(cli, "_stderr_is_tty", lambda: tty)
+    monkeypatch.setattr(terminal, "stdin_is_tty", lambda: tty)
+    monkeypatch.setattr(terminal, "stderr_is_tty", lambda: tty)
     client = FakeClient()
     runner = CliRunner()
     with runner.isolation(input=typed) as (_, err, _both):
-        cli._answer(client, challenge)  # type: ignore[arg-type]
+        challenges.answer(client, challenge)  # type: ignore[arg-type]
         shown = err.getvalue().decode()
     return client, shown
 

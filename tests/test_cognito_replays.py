@@ -153,7 +153,13 @@ def test_refresh_token_reuse_asks_for_login_and_keeps_stored_tokens(
         client.refresh()
 
     assert caught.value.code == "RefreshTokenReuseException"
-    assert stored(store, client) == before
+    after = stored(store, client)
+    assert after is not None
+    assert before is not None
+    # The same tokens, kept (never wiped), marked as a session that has ended.
+    kept = keybearer.TokenSet.from_json(after)
+    assert kept.ended
+    assert kept.model_copy(update={"ended": False}).to_json() == before
 
 
 # -- errors by __type --
@@ -479,7 +485,7 @@ def test_unknown_challenge_is_answered_with_raw_responses(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
     client = make(store, clock)
-    httpx_mock.add_response(url=IDP, json=challenge("WEB_AUTHN", {"USERNAME": ALIAS}))
+    httpx_mock.add_response(url=IDP, json=challenge("FUTURE_CHALLENGE", {"USERNAME": ALIAS}))
     httpx_mock.add_response(url=IDP, json=auth_result())
 
     pending = client.login_password(ALIAS, "pw")

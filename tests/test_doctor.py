@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import time
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 from click.testing import Result
 
-from keybearer import cli
+from keybearer.cli import terminal
 from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
 from peers.oidc_peer import OidcPeer
 from support import Person
@@ -191,10 +192,27 @@ def test_without_an_api_the_api_check_is_skipped(
 
 
 def test_colour_only_where_cli_allows_it(signed_in: Kb, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli, "_colour", lambda stream: True)
+    monkeypatch.setattr(terminal, "colour", lambda stream: True)
     coloured = signed_in("doctor")
     assert "\x1b[32m" in coloured.stdout  # green "ok"
     assert "\x1b[" not in signed_in("doctor", "--json").stdout
+
+
+def test_on_a_terminal_the_checklist_wraps_to_its_width(
+    signed_in: Kb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(terminal, "stdout_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "72")
+    monkeypatch.setenv("NO_COLOR", "1")
+    result = signed_in("get", "/admin")  # a refusal: the report gets a diagnosis too
+    shown = signed_in("doctor", "--api", "/admin")
+    assert shown.exit_code == 1
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", shown.stdout).splitlines()
+    assert max(len(line.rstrip()) for line in lines) <= 72
+    assert any(line.startswith("ok") and "signature" in line for line in lines)
+    assert any(line.startswith("Why the API answered 401") for line in lines)
+    assert "\x1b[3" not in shown.stdout  # NO_COLOR: no colour, even on a terminal
+    assert result.exit_code == 1
 
 
 # -- not signed in, a dead session, a bad configuration --
@@ -370,7 +388,8 @@ def test_an_id_token_to_a_scoped_method_exits_1_with_the_diagnosis(
     assert "HTTP 401" in line(result, "api")
     assert "Why the API answered 401: " in result.stdout
     assert "Fix: " in result.stdout
-    assert "send='access'" in result.stdout
+    assert "keybearer configure --send access" in result.stdout
+    assert "send='" not in result.stdout  # the command line's spelling, not Python's
     probe = line(result, "probe")
     assert probe.startswith("fail")
     assert "access token gets HTTP 200" in probe
@@ -419,7 +438,7 @@ def test_a_missing_scope_is_not_blamed_on_the_token_kind(
 
     assert result.exit_code == 1
     assert "USER_PASSWORD_AUTH" in result.stdout
-    assert "login_browser" in result.stdout
+    assert "keybearer login --browser" in result.stdout
     probe = line(result, "probe")
     assert probe.startswith("warn")
     assert "refused with the ID token and with the bare access token too" in probe

@@ -71,7 +71,8 @@ def test_quickstart_runs_every_step_without_printing_a_secret() -> None:
     quickstart = load_example("quickstart")
 
     steps = [line.split(")")[0] for line in output.splitlines() if re.match(r"\d\) ", line)]
-    assert steps == [str(n) for n in range(1, 9)]
+    assert steps == [str(n) for n in range(1, 8)]  # as README and the docstring number them
+    assert output.rstrip().splitlines()[-1].startswith("Done in ")
     assert "Cognito answers with a challenge: NewPasswordRequired(" in output
     assert "TokenSet(origin='password', username='alice'" in output
     assert "GET /pets through client.http" in output
@@ -421,13 +422,20 @@ def test_the_notebook_runs_against_a_provider_given_its_settings(
         raise AssertionError("the notebook prompted although a sign-in command is set")
 
     monkeypatch.setattr(builtins, "input", refuse)
+    import IPython.display
+
+    displayed: list[Any] = []
+    monkeypatch.setattr(IPython.display, "display", displayed.append)
     namespace: dict[str, Any] = {}
     for cell in notebook_cells():
         if cell["cell_type"] == "code":
             exec(compile("".join(cell["source"]), "<cell>", "exec"), namespace)  # noqa: S102
 
     output = capsys.readouterr().out
-    assert "Open this link in your browser and sign in:" in output
+    # The sign-in link is a real link, not a 300-character line of text.
+    (link,) = [item.data for item in displayed if isinstance(item, IPython.display.HTML)]
+    assert link.startswith(f'<a href="{oidc.issuer}')
+    assert "Open the sign-in page</a>" in link
     assert "GET /pets -> 200" in output
     client = namespace["client"]
     assert client.tokens.origin == "hosted_ui"
@@ -472,7 +480,8 @@ def test_the_notebook_executes_in_a_jupyter_kernel_without_showing_a_token(
     outputs = [output for cell in code for output in cell.outputs]
     assert [o for o in outputs if o.output_type == "error"] == []
     shown = json.dumps(outputs)
-    assert "Open this link in your browser and sign in:" in shown
+    html_outputs = [o.data["text/html"] for o in outputs if "text/html" in o.get("data", {})]
+    assert any(">Open the sign-in page</a>" in html for html in html_outputs)  # a real link
     assert "GET /pets -> 200" in shown
     assert f"username='{oidc.user.username}'" in shown  # client.tokens, as the 4th cell shows it
     assert_no_secret(shown, oidc.user.password)
@@ -553,3 +562,12 @@ def test_the_cli_session_script_names_a_missing_setting() -> None:
     assert finished.returncode != 0
     assert "COGNITO_USER_POOL_ID" in finished.stderr
     assert finished.stdout == ""
+
+
+def test_m2m_worker_fleet_shares_one_token_through_redis() -> None:
+    output = run_example("m2m_worker")
+    assert "1) 3 workers x 4 threads x 5 requests" in output
+    assert "API answers: {200: 60}; token requests at Cognito: 1\n" in output
+    assert "API answers: {200: 60}; token requests at Cognito: 2\n" in output
+    assert "token kinds the API saw: ['access']" in output
+    assert_no_secret(output)

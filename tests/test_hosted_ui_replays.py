@@ -250,7 +250,12 @@ def test_refresh_with_invalid_grant_asks_for_login_and_keeps_the_tokens(
 
     with pytest.raises(errors.LoginRequiredError):
         client.refresh()
-    assert client.tokens is before
+    kept = client.tokens
+    assert kept is not None
+    assert before is not None
+    # The same tokens, kept (never wiped), marked as a session that has ended.
+    assert kept.ended
+    assert kept.to_json() == before.model_copy(update={"ended": True}).to_json()
 
 
 def test_logout_revokes_at_the_revocation_endpoint(

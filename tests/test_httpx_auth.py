@@ -173,7 +173,12 @@ def test_a_dead_refresh_token_asks_for_login_and_keeps_the_tokens(
 
     with signed_in.http(base_url=api.url) as http, pytest.raises(errors.LoginRequiredError):
         http.get("/pets")
-    assert signed_in.tokens is before
+    kept = signed_in.tokens
+    assert kept is not None
+    assert before is not None
+    # The same tokens, kept (never wiped), marked as a session that has ended.
+    assert kept.ended
+    assert kept.to_json() == before.model_copy(update={"ended": True}).to_json()
 
 
 def test_a_transient_refresh_failure_inside_the_window_uses_the_valid_token(

@@ -642,3 +642,25 @@ def test_associate_software_token_sends_a_secret_shaped_like_cognitos(
     secret = answer.json()["SecretCode"]
     assert len(secret) == 32
     assert base64.b32decode(secret)  # base32, as authenticator apps expect
+
+
+def test_an_unknown_app_client_or_a_missing_refresh_token_is_refused_as_cognito_does(
+    cognito: LocalCognito, public_client: AppClient
+) -> None:
+    unknown = {
+        "AuthFlow": "USER_PASSWORD_AUTH",
+        "ClientId": "nosuchclient0000000000000",
+        "AuthParameters": {"USERNAME": "a", "PASSWORD": "b"},
+    }
+    missing = {"AuthFlow": "REFRESH_TOKEN_AUTH", "ClientId": public_client.id}
+
+    refused(
+        call(cognito, "InitiateAuth", unknown),
+        "ResourceNotFoundException",
+        "User pool client nosuchclient0000000000000 does not exist.",
+    )
+    refused(
+        call(cognito, "InitiateAuth", missing),
+        "InvalidParameterException",
+        "Missing required parameter REFRESH_TOKEN",
+    )

@@ -18,8 +18,8 @@ from keybearer._profiles import (
     resolve_profile,
     secret_key,
     selected_profile_name,
-    write_profile,
 )
+from keybearer._profiles.writing import write_profile
 from keybearer.errors import ConfigurationError
 from keybearer.testing import AppClient, LocalCognito, Pool
 from support import Person
@@ -241,6 +241,16 @@ def test_writing_a_profile_keeps_comments_and_other_profiles(config: Path) -> No
     data = read_config(config).profiles
     assert data["default"] == {"user_pool_id": POOL, "client_id": "newclient"}
     assert data["dev"]["send"] == "access"
+
+
+def test_a_new_setting_goes_into_its_table_not_under_the_next_tables_comment(
+    config: Path,
+) -> None:
+    values = {"user_pool_id": POOL, "client_id": CLIENT, "send": "access"}
+    write_profile(config, "default", values)
+    text = config.read_text()
+    assert 'send = "access"\n\n# the dev pool\n[profiles.dev]' in text
+    assert read_config(config).profiles["default"] == values
 
 
 def test_writing_round_trips_awkward_strings(tmp_path: Path) -> None:

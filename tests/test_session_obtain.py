@@ -56,6 +56,7 @@ def session_for(grant: Grant, clock: FakeClock) -> Session:
         cache,
         clock,
         transport=httpx.MockTransport(grant),
+        async_transport=httpx.MockTransport(grant),
         obtain=lambda: grant.flow(clock),
     )
 

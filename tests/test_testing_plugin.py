@@ -290,3 +290,17 @@ def test_protected_api_takes_an_m2m_client_made_in_the_test(
     assert httpx.get(f"{protected_api.url}/pets", headers=headers).status_code == 401
     protected_api.allow_clients(worker.id)
     assert httpx.get(f"{protected_api.url}/pets", headers=headers).status_code == 200
+
+
+@pytest.mark.keybearer_no_shape_check
+def test_the_marker_turns_the_shape_check_off(local_cognito: LocalCognito) -> None:
+    # Without the marker this test would error at teardown (see the subprocess test above).
+    answer = httpx.post(
+        local_cognito.url,
+        content=b'{"Unknown": 1}',
+        headers={
+            "X-Amz-Target": "AWSCognitoIdentityProviderService.GetUser",
+            "Content-Type": "application/x-amz-json-1.1",
+        },
+    )
+    assert answer.status_code == 400

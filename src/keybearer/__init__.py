@@ -30,6 +30,8 @@ __all__ = [
     "MfaSetup",
     "NewPasswordRequired",
     "OAuthClient",
+    "RedisStore",
+    "SelectChallenge",
     "SelectMfaType",
     "SmsMfa",
     "SmsOtp",
@@ -50,6 +52,7 @@ _LAZY = {
     "EmailOtp": "._challenges",
     "MfaSetup": "._challenges",
     "NewPasswordRequired": "._challenges",
+    "SelectChallenge": "._challenges",
     "SelectMfaType": "._challenges",
     "SmsMfa": "._challenges",
     "SmsOtp": "._challenges",
@@ -60,6 +63,7 @@ _LAZY = {
     "MemoryStore": ".stores.memory",
     "FileStore": ".stores.file",
     "KeyringStore": ".stores.keyring",
+    "RedisStore": ".stores.redis",
 }
 
 if TYPE_CHECKING:
@@ -71,6 +75,7 @@ if TYPE_CHECKING:
         EmailOtp,
         MfaSetup,
         NewPasswordRequired,
+        SelectChallenge,
         SelectMfaType,
         SmsMfa,
         SmsOtp,
@@ -84,6 +89,7 @@ if TYPE_CHECKING:
     from keybearer.stores.file import FileStore
     from keybearer.stores.keyring import KeyringStore
     from keybearer.stores.memory import MemoryStore
+    from keybearer.stores.redis import RedisStore
 
 
 def explain(response: Any) -> Diagnosis | None:

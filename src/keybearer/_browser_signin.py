@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -24,7 +25,13 @@ from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow, oauth
 from keybearer._session import Session
 from keybearer._signin.attempt import Attempt
-from keybearer._signin.browser import can_prompt, open_in_browser, prompt_for_redirect
+from keybearer._signin.browser import (
+    can_prompt,
+    in_notebook,
+    open_in_browser,
+    prompt_for_redirect,
+    show_link,
+)
 from keybearer._signin.loopback import LoopbackReceiver
 from keybearer._signin.redirect import Redirect, parse_redirect
 from keybearer._tokens import TokenSet
@@ -219,6 +226,17 @@ class BrowserSignIn:
             return await asyncio.to_thread(prompt_for_redirect)
 
 
+_PASTE_PROMPT = "After signing in, paste the whole address from the browser's address bar: "
+
+
+def _show_paste_link(url: str) -> None:
+    """The sign-in link for paste-back: a clickable link in a notebook, a line elsewhere."""
+    if in_notebook():
+        show_link(url)
+    else:
+        print(f"Open this URL in a browser and sign in:\n  {url}", file=sys.stderr, flush=True)
+
+
 def _may_prompt(paste_fallback: bool | None) -> bool:
     """Whether to ask for the redirect URL to be pasted after the loopback wait timed out."""
     return can_prompt() if paste_fallback is None else paste_fallback
@@ -285,6 +303,32 @@ class BrowserFaces(ClientBase):
         await self._session.acheck_id_token(tokens, attempt.nonce)
         await asyncio.to_thread(self._session.keep, tokens)
         return tokens
+
+    def login_paste(
+        self, *, identity_provider: str | None = None, idp_identifier: str | None = None
+    ) -> TokenSet:
+        """Paste-back sign-in in one call, where the kernel or terminal can wait for input.
+
+        Shows the sign-in link (a clickable link in a notebook), asks for the
+        address the browser ends on, and finishes as :meth:`complete_login`.
+        Where nothing can wait for input, use :meth:`authorization_url` and
+        :meth:`complete_login` in two steps instead.
+        """
+        url = self.authorization_url(
+            identity_provider=identity_provider, idp_identifier=idp_identifier
+        )
+        _show_paste_link(url)
+        return self.complete_login(input(_PASTE_PROMPT))
+
+    async def alogin_paste(
+        self, *, identity_provider: str | None = None, idp_identifier: str | None = None
+    ) -> TokenSet:
+        """Async :meth:`login_paste` (the wait for input runs in a thread)."""
+        url = await self.aauthorization_url(
+            identity_provider=identity_provider, idp_identifier=idp_identifier
+        )
+        _show_paste_link(url)
+        return await self.acomplete_login(await asyncio.to_thread(input, _PASTE_PROMPT))
 
     def parse_implicit(self, redirect_url: str) -> TokenSet:
         """Take the tokens of an implicit-grant redirect (``#id_token=...&access_token=...``).

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import SecretStr
 
+from keybearer._devices import DeviceSecret
 from keybearer.errors import ChallengeAnswerError
 
 
@@ -30,6 +31,10 @@ class Challenge:
     username: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     available_challenges: tuple[str, ...] = ()
+    login_name: str = field(default="", compare=False)
+    """The name typed at sign-in (a remembered device is filed under it)."""
+    device: DeviceSecret | None = field(default=None, compare=False)
+    """The remembered device this sign-in uses; its repr is redacted."""
 
     needs: ClassVar[str] = "responses={...} with the raw ChallengeResponses keys"
 
@@ -56,6 +61,7 @@ class _Answers:
     mfa: str | None = None
     answer: str | None = field(default=None, repr=False)
     responses: Mapping[str, str] | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
 
 
 def _need(value: str | None, keyword: str, challenge: Challenge) -> str:
@@ -184,7 +190,54 @@ class CustomChallenge(Challenge):
         return extra
 
 
+@dataclass(frozen=True, repr=False)
+class SelectChallenge(Challenge):
+    """Choice-based sign-in (``USER_AUTH``): pick one of ``options`` to go on.
+
+    ``options`` are Cognito's ``AvailableChallenges`` (``EMAIL_OTP``,
+    ``SMS_OTP``, ``PASSWORD``, ``PASSWORD_SRP``, ``WEB_AUTHN``). Answer with
+    ``respond(challenge, answer="EMAIL_OTP")`` (Cognito sends a code, and the
+    next challenge asks for it) or ``respond(challenge, password=...)`` (the
+    password, by SRP when offered and ``password_flow="srp"``).
+    ``WEB_AUTHN`` (passkeys) needs a browser: use ``login_browser()``.
+    """
+
+    needs: ClassVar[str] = "answer='EMAIL_OTP' (one of challenge.options), or password=..."
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        """The ways Cognito offers to go on (``AvailableChallenges``)."""
+        return self.available_challenges
+
+    def choice(self, answers: _Answers, prefer_srp: bool) -> str:
+        """The option the answers pick; the password picks PASSWORD_SRP or PASSWORD."""
+        choice = answers.answer
+        if not choice and answers.password:
+            srp_first = ("PASSWORD_SRP", "PASSWORD") if prefer_srp else ("PASSWORD", "PASSWORD_SRP")
+            offered = [name for name in srp_first if name in self.options or not self.options]
+            choice = offered[0] if offered else "PASSWORD"
+        choice = _need(choice, "answer", self)
+        if choice == "WEB_AUTHN":
+            raise ChallengeAnswerError(WEB_AUTHN_HELP)
+        if self.options and choice not in self.options:
+            raise ChallengeAnswerError(
+                f"answer={choice!r} is not offered; choose one of: {', '.join(self.options)}"
+            )
+        if choice in ("PASSWORD", "PASSWORD_SRP") and not answers.password:
+            raise ChallengeAnswerError(
+                f"answer the {choice} choice with respond(challenge, password=...)"
+            )
+        return choice
+
+
+WEB_AUTHN_HELP = (
+    "Cognito offers a passkey (WEB_AUTHN), which needs a browser: sign in with "
+    "client.login_browser() (managed login supports passkeys), or choose another option"
+)
+
+
 _CLASSES: dict[str, type[Challenge]] = {
+    "SELECT_CHALLENGE": SelectChallenge,
     "NEW_PASSWORD_REQUIRED": NewPasswordRequired,
     "SOFTWARE_TOKEN_MFA": SoftwareTokenMfa,
     "SMS_MFA": SmsMfa,

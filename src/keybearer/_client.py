@@ -17,7 +17,9 @@ from keybearer._browser_signin import BrowserFaces, BrowserSignIn
 from keybearer._config import (
     ClientConfig,
     CognitoConfig,
+    Grant,
     OidcConfig,
+    PasswordFlow,
     Send,
     as_tuple,
     secret,
@@ -26,6 +28,7 @@ from keybearer._config import (
 from keybearer._io.drive import Retry
 from keybearer._io.hosts import HostAllowList
 from keybearer._password_signin import PasswordSignIn
+from keybearer._protocol import Flow, client_credentials
 from keybearer._protocol.oauth import ClientAuth
 from keybearer._session import Session
 from keybearer._signout import sign_out
@@ -33,6 +36,7 @@ from keybearer._token_cache import cache_for
 from keybearer._tokens import TokenSet
 from keybearer.stores._base import TokenStore
 from keybearer.stores.keyring import KeyringStore
+from keybearer.stores.redis import RedisStore
 
 logger = logging.getLogger("keybearer")
 
@@ -65,6 +69,8 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         """
         if store is None:
             store = KeyringStore()
+        if isinstance(store, RedisStore):  # [m2m] seals with the app client secret
+            store = store.sealed_with(_secret_of(config))
         self._config = config
         self._store = store
         self._session = Session(
@@ -74,6 +80,7 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
             transport=transport,
             async_transport=async_transport,
             retry=retry,
+            obtain=self._obtain_flow if config.client_credentials else None,  # [m2m]
         )
         self._auth: KeybearerAuth | None = None
         self._browser = BrowserSignIn(self._session)
@@ -86,10 +93,10 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         client_secret: str | None = None,
         *,
         domain: str | None = None,
-        scopes: Iterable[str] = ("openid",),
+        scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         logout_uri: str | None = None,
-        send: Send = "id",
+        send: Send | None = None,
         scheme: str | None = "Bearer",
         api_hosts: Iterable[str] = (),
         store: TokenStore | None = None,
@@ -102,6 +109,9 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         idp_url: str | None = None,
         issuer: str | None = None,
         jwks_url: str | None = None,
+        password_flow: PasswordFlow = "user_password",
+        remember_device: bool = False,
+        grant: Grant | None = None,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for one Cognito user pool app client.
@@ -109,16 +119,20 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         Args:
             user_pool_id: e.g. ``"us-east-1_AbCdEf123"``; the region comes from it.
             client_id: the app client id.
-            client_secret: the app client secret, for confidential app clients.
+            client_secret: the app client secret, for confidential app clients. With
+                ``grant="client_credentials"`` it defaults to ``KEYBEARER_CLIENT_SECRET``.
             domain: the hosted UI domain (``myapp.auth.us-east-1.amazoncognito.com``
                 or a custom domain), needed for browser sign-in.
-            scopes: scopes to ask the hosted UI for (``openid`` for an ID token;
-                ``<resource server>/<scope>`` for API methods with OAuth scopes).
+            scopes: scopes to ask the hosted UI for (default ``openid``, for an ID
+                token; ``<resource server>/<scope>`` for API methods with OAuth
+                scopes). With client credentials: custom scopes only; default none,
+                which Cognito answers with every scope the app client allows.
             redirect_uri: the app client's registered callback, e.g.
                 ``http://localhost:8765/callback`` for browser sign-in.
             logout_uri: the registered sign-out URL, for :meth:`logout_url`.
             send: which token the API gets: ``"id"`` (a REST API Cognito authorizer
-                without OAuth scopes) or ``"access"`` (methods with OAuth scopes).
+                without OAuth scopes; the default) or ``"access"`` (methods with
+                OAuth scopes; the default and only token with client credentials).
             scheme: ``"Bearer"`` sends ``Authorization: Bearer <token>``; ``None``
                 sends the bare token.
             api_hosts: hosts that may receive the token, besides the ``base_url``
@@ -136,15 +150,26 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
             issuer: the ``iss`` the pool's tokens carry; by default Cognito's
                 ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
             jwks_url: the pool's JWKS; by default under the issuer.
+            password_flow: how :meth:`login_password` proves the password:
+                ``"user_password"`` sends it (USER_PASSWORD_AUTH); ``"srp"`` proves
+                it without sending it (USER_SRP_AUTH, what app clients made with
+                the console's defaults allow).
+            remember_device: confirm the device Cognito hands out at sign-in and
+                prove it on later sign-ins, so a pool that skips MFA on remembered
+                devices asks for no code; its secret stays in ``store``.
+            grant: ``"client_credentials"`` for a service's own token (machine to
+                machine): no sign-in, the first request obtains a token and a new
+                one replaces it before expiry. Through ``/oauth2/token`` when
+                ``domain`` is set, else Cognito's ``GetClientToken``.
             clock: a ``time.time`` stand-in, for tests.
         """
         config = validated(
             lambda: CognitoConfig(
                 user_pool_id=user_pool_id,
                 client_id=client_id,
-                client_secret=secret(client_secret),
+                client_secret=secret(_grant_secret(grant, client_secret)),
                 domain=domain,
-                scopes=as_tuple(scopes),
+                scopes=as_tuple(scopes) if scopes is not None else None,
                 redirect_uri=redirect_uri,
                 logout_uri=logout_uri,
                 send=send,
@@ -155,11 +180,14 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
                 token_auth=token_auth,
                 refresh_ahead=refresh_ahead,
                 timeout=timeout,
+                grant=grant,
                 # An empty string means "derive it from the pool id" to the model.
                 region=region or "",
                 idp_url=idp_url or "",
                 issuer=issuer or "",
                 jwks_url=jwks_url or "",
+                password_flow=password_flow,
+                remember_device=remember_device,
             )
         )
         return cls(config, store=store, clock=clock)
@@ -171,10 +199,10 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         client_id: str,
         client_secret: str | None = None,
         *,
-        scopes: Iterable[str] = ("openid",),
+        scopes: Iterable[str] | None = None,
         redirect_uri: str | None = None,
         logout_uri: str | None = None,
-        send: Send = "id",
+        send: Send | None = None,
         scheme: str | None = "Bearer",
         api_hosts: Iterable[str] = (),
         store: TokenStore | None = None,
@@ -182,20 +210,22 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         token_auth: ClientAuth = "client_secret_basic",
         refresh_ahead: float = 120.0,
         timeout: float = 30.0,
+        grant: Grant | None = None,
         clock: Callable[[], float] | None = None,
     ) -> OAuthClient:
         """A client for any OpenID Connect provider, configured by its discovery document.
 
         The document (``<issuer>/.well-known/openid-configuration``) is read on
         first need, once per client. The other arguments mean what they mean
-        for :meth:`cognito`.
+        for :meth:`cognito`; ``grant="client_credentials"`` uses the provider's
+        token endpoint.
         """
         config = validated(
             lambda: OidcConfig(
                 issuer=issuer,
                 client_id=client_id,
-                client_secret=secret(client_secret),
-                scopes=as_tuple(scopes),
+                client_secret=secret(_grant_secret(grant, client_secret)),
+                scopes=as_tuple(scopes) if scopes is not None else None,
                 redirect_uri=redirect_uri,
                 logout_uri=logout_uri,
                 send=send,
@@ -205,6 +235,7 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
                 token_auth=token_auth,
                 refresh_ahead=refresh_ahead,
                 timeout=timeout,
+                grant=grant,
             )
         )
         return cls(config, store=store, clock=clock)
@@ -245,8 +276,18 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
 
     @property
     def tokens(self) -> TokenSet | None:
-        """The current tokens (read from the store on first use), or None."""
+        """The current tokens (read from the store on first use), or None.
+
+        With client credentials there is always a token: the first use obtains one.
+        """
+        if self._config.client_credentials:  # [m2m]
+            return self._session.tokens_for_request()
         return self._session.cache.load()
+
+    def _obtain_flow(self) -> Flow[TokenSet]:
+        """[m2m] A client-credentials token: what the session calls instead of a sign-in."""
+        session = self._session
+        return client_credentials.obtain(self._config, session.endpoints_flow, session.clock)
 
     def valid_tokens(self) -> TokenSet:
         """Tokens fit to send now: refreshed first if they are due.
@@ -275,7 +316,7 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         """Async :meth:`refresh`."""
         return await self._session.arefresh(seen=None, rejected=False)
 
-    def logout(self, *, global_: bool = False) -> bool:
+    def logout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Revoke the session at the provider and forget the tokens here.
 
         Password sign-ins are revoked with Cognito's ``RevokeToken``; browser
@@ -284,7 +325,8 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
         tokens are wiped even when the provider cannot be reached; the return
         value says whether the revocation succeeded (a warning is logged when
         it did not). To end the hosted UI's browser session as well, send the
-        browser to :meth:`logout_url`.
+        browser to :meth:`logout_url`. A remembered device stays remembered
+        unless ``forget_device=True`` (see :meth:`forget_device`).
 
         It holds the same cross-process lock as a refresh and reads the store
         again first, so it revokes the newest refresh token even if another
@@ -295,11 +337,13 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
                 (a keyring that refused): this process is signed out, the
                 next one would not be.
         """
+        if forget_device:
+            self._forget_device_quietly()
         return sign_out(self._session, everywhere=global_)
 
-    async def alogout(self, *, global_: bool = False) -> bool:
+    async def alogout(self, *, global_: bool = False, forget_device: bool = False) -> bool:
         """Async :meth:`logout` (the same steps, in a worker thread)."""
-        return await asyncio.to_thread(self.logout, global_=global_)
+        return await asyncio.to_thread(self.logout, global_=global_, forget_device=forget_device)
 
     # -- calling the API --
 
@@ -346,3 +390,18 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
+
+
+# [m2m] begin: client-credentials helpers
+def _grant_secret(grant: Grant | None, client_secret: str | None) -> str | None:
+    """The client secret; for client credentials, ``KEYBEARER_CLIENT_SECRET`` if none is given."""
+    if grant == "client_credentials" and client_secret is None:
+        return os.environ.get("KEYBEARER_CLIENT_SECRET")
+    return client_secret
+
+
+def _secret_of(config: ClientConfig) -> str | None:
+    return config.client_secret.get_secret_value() if config.client_secret else None
+
+
+# [m2m] end

@@ -22,6 +22,9 @@ _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
+PasswordFlow = Literal["user_password", "srp"]
+# [m2m] A service's own token, no person involved (OAuth client credentials).
+Grant = Literal["client_credentials"]
 
 
 class ClientConfig(BaseModel):
@@ -41,6 +44,60 @@ class ClientConfig(BaseModel):
     refresh_ahead: float = Field(default=120.0, ge=60.0, le=86400.0)
     timeout: float = Field(default=30.0, gt=0, le=3600.0)
     profile: str = Field(default="default", min_length=1)
+    grant: Grant | None = None
+    """``None``: a person signs in; ``"client_credentials"``: the app client itself."""
+
+    # [m2m] begin: client-credentials defaults and checks
+    @model_validator(mode="before")
+    @classmethod
+    def _grant_defaults(cls, data: object) -> object:
+        # A service token is an access token with custom scopes only: send it,
+        # and ask for every scope the app client allows unless told otherwise.
+        if not isinstance(data, dict):
+            return data
+        client_credentials = data.get("grant") == "client_credentials"
+        data = dict(data)
+        if data.get("send") is None:
+            data["send"] = "access" if client_credentials else "id"
+        if data.get("scopes") is None:
+            data["scopes"] = () if client_credentials else ("openid",)
+        return data
+
+    @model_validator(mode="after")
+    def _check_grant(self) -> ClientConfig:
+        if self.grant != "client_credentials":
+            return self
+        if self.client_secret is None:
+            raise ValueError(
+                "grant='client_credentials' needs the app client secret: pass client_secret=, "
+                "set KEYBEARER_CLIENT_SECRET, or keep it in the keyring with "
+                "'keybearer configure --grant client-credentials'"
+            )
+        if self.token_auth == "none":
+            raise ValueError(
+                "grant='client_credentials' authenticates the app client; "
+                "token_auth must be client_secret_basic or client_secret_post"
+            )
+        if "openid" in self.scopes:
+            raise ValueError(
+                "a client-credentials token belongs to no user, so 'openid' is not a scope "
+                "it can have; ask for the resource server's custom scopes "
+                "(e.g. 'https://api.example.com/pets.read')"
+            )
+        return self
+
+    @property
+    def client_credentials(self) -> bool:
+        """Whether tokens come from the client-credentials grant (no sign-in)."""
+        return self.grant == "client_credentials"
+
+    def _grant_key(self) -> str:
+        # Tokens for other scopes are other tokens: they must not share a key.
+        if not self.client_credentials:
+            return ""
+        return ":client_credentials:" + " ".join(sorted(self.scopes))
+
+    # [m2m] end
 
     @model_validator(mode="after")
     def _check_common(self) -> ClientConfig:
@@ -114,6 +171,11 @@ class CognitoConfig(ClientConfig):
     domain: str | None = None
     """The hosted UI's domain (``myapp.auth.us-east-1.amazoncognito.com``, a
     custom domain, or a full URL)."""
+    # -- password sign-in (issue 13: SRP and remembered devices) --
+    password_flow: PasswordFlow = "user_password"
+    """``"user_password"`` (USER_PASSWORD_AUTH) or ``"srp"`` (USER_SRP_AUTH)."""
+    remember_device: bool = False
+    """Confirm the device Cognito hands out, so later sign-ins can skip MFA."""
 
     @model_validator(mode="before")
     @classmethod
@@ -157,7 +219,7 @@ class CognitoConfig(ClientConfig):
     @property
     def store_key(self) -> str:
         """Where this client's tokens live: pool, app client and profile."""
-        return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}"
+        return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}{self._grant_key()}"
 
     @property
     def provider_urls(self) -> tuple[str, ...]:
@@ -194,7 +256,8 @@ class OidcConfig(ClientConfig):
 
     @property
     def store_key(self) -> str:
-        return f"oidc:{self.issuer.rstrip('/')}:{self.client_id}:{self.profile}"
+        issuer = self.issuer.rstrip("/")
+        return f"oidc:{issuer}:{self.client_id}:{self.profile}{self._grant_key()}"
 
     @property
     def provider_urls(self) -> tuple[str, ...]:

@@ -17,15 +17,28 @@ misdirect every refresh.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import stat
 import sys
+import threading
+import time
+from functools import partial
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from keybearer.errors import StoreError
 
-__all__ = ["FileProcessLock", "ProcessLock", "private_lock_dir"]
+__all__ = [
+    "FileProcessLock",
+    "ProcessLock",
+    "acquire_process_lock",
+    "acquire_thread_lock",
+    "finish_even_if_cancelled",
+    "private_lock_dir",
+]
+
+T = TypeVar("T")
 
 _DIR_MODE = 0o700
 
@@ -34,21 +47,88 @@ _DIR_MODE = 0o700
 class ProcessLock(Protocol):
     """One key's lock across processes, as a store hands it out.
 
-    keybearer calls ``acquire`` and ``release`` from one thread at a time (it
-    holds its own thread lock around them), possibly a worker thread rather
-    than the caller's. ``acquire(timeout)`` waits at most ``timeout`` seconds
-    and returns True once the lock is held, False if another holder kept it
-    that long (keybearer then goes on without it, with a warning, rather than
-    never refreshing). It raises :class:`~keybearer.errors.StoreError` when the
-    lock itself is unusable. ``release`` lets go of a lock this object holds.
-    A lease-based lock (Redis) should outlive a refresh: keybearer holds it for
-    one provider round trip plus a store write, at most the client's
-    ``timeout`` plus a few seconds.
+    ``acquire(timeout)`` waits at most ``timeout`` seconds and returns True
+    once the lock is held, False if another holder kept it that long
+    (keybearer then goes on without it, with a warning, rather than never
+    refreshing). It raises :class:`~keybearer.errors.StoreError` when the lock
+    itself is unusable. ``release()`` lets go of a lock this object holds.
+
+    keybearer calls them from one thread at a time (its own thread lock is
+    held around them), but not always the same thread: an async refresh
+    polls ``acquire(0)`` in worker threads and may release from another one,
+    so the lock must not be bound to the thread that took it (with redis-py:
+    ``thread_local=False``). A lease-based lock should outlive a refresh:
+    keybearer holds it for one provider round trip plus a store read and
+    write, at most the client's ``timeout`` plus a few seconds.
     """
 
     def acquire(self, timeout: float) -> bool: ...
 
     def release(self) -> None: ...
+
+
+# -- taking locks from a coroutine, without blocking its event loop --
+
+
+async def finish_even_if_cancelled(work: asyncio.Future[T]) -> T:
+    """Wait for ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+
+    A refresh the provider has answered has spent the old refresh token (with
+    rotation); dropping the answer, or letting go of the locks before it is
+    stored, ends the session. The wait is bounded by the request timeout.
+    """
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(work)
+            break
+        except asyncio.CancelledError:
+            if work.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
+async def acquire_thread_lock(lock: threading.Lock, wait: float) -> bool:
+    """Take a thread lock within ``wait`` seconds, polled so the loop keeps running meanwhile."""
+    deadline = time.monotonic() + wait
+    delay = 0.001
+    while not lock.acquire(blocking=False):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    return True
+
+
+async def acquire_process_lock(lock: ProcessLock, wait: float) -> bool:
+    """Take a process lock within ``wait`` seconds without blocking the loop.
+
+    Each attempt (``acquire(0)``: a syscall, or a round trip for a lease) runs
+    in a worker thread. A caller cancelled during an attempt lets go of what
+    that attempt took, so a cancellation never leaves the lock held.
+    """
+    deadline = time.monotonic() + wait
+    delay = 0.001
+    while True:
+        attempt = asyncio.ensure_future(asyncio.to_thread(lock.acquire, 0.0))
+        try:
+            if await asyncio.shield(attempt):
+                return True
+        except asyncio.CancelledError:
+            attempt.add_done_callback(partial(_release_if_taken, lock))
+            raise
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
+def _release_if_taken(lock: ProcessLock, attempt: asyncio.Future[bool]) -> None:
+    if not attempt.cancelled() and attempt.exception() is None and attempt.result():
+        lock.release()
 
 
 class FileProcessLock:

@@ -1,13 +1,16 @@
 """The signed-in session behind a client: current tokens, single-flight refresh.
 
 Many threads or tasks can find the token stale at once; exactly one of them
-refreshes while the others wait and reuse the result. The refresh is written
-once, synchronously (:meth:`Session.refresh`): it takes the cache's thread
-lock, then the store's cross-process lock, re-reads the store, and only then
-asks the provider. Async callers queue on a per-loop asyncio lock (so one task
-per loop contends), reuse what an earlier task got if they can, and otherwise
-run that same refresh in a worker thread, so the event loop never blocks on a
-lock, the keyring or the provider.
+refreshes while the others wait and reuse the result. Each decision of a
+refresh is written once: under the cache's thread lock and the store's
+cross-process lock, :meth:`Session._plan` re-reads the store and decides
+whether to reuse tokens or renew them; the provider is asked with the one
+renewal flow (:meth:`Session._renewal_flow`); :meth:`Session._after_failure`
+decides what a failure means; :meth:`Session._renewed` stores the answer.
+:meth:`Session.refresh` runs these steps in the caller's thread;
+:meth:`Session.arefresh` queues on a per-loop asyncio lock (so one task per
+loop contends), takes the same locks without blocking the loop, runs the store
+steps in worker threads and asks the provider with an async client.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import contextlib
 import logging
 import ssl
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
@@ -26,6 +30,11 @@ from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
 from keybearer._io import drive
 from keybearer._io.drive import Retry, run_async, run_sync
 from keybearer._io.urls import loopback_mounts
+from keybearer._locks import (
+    acquire_process_lock,
+    acquire_thread_lock,
+    finish_even_if_cancelled,
+)
 from keybearer._protocol import Flow, oauth
 from keybearer._protocol.cognito_refresh import refresh as cognito_refresh
 from keybearer._token_cache import TokenCache
@@ -47,27 +56,12 @@ Obtain = Callable[[], Flow[TokenSet]]
 _LOCK_GRACE = 5.0
 
 
-async def _finish_even_if_cancelled(work: asyncio.Future[T]) -> T:
-    """Wait for ``work`` to its end even if the caller is cancelled meanwhile, then re-raise.
+@dataclass(frozen=True)
+class _Plan:
+    """What a refresh decided under the locks: tokens to use, or tokens to renew from."""
 
-    A refresh the provider has answered has spent the old refresh token (with
-    rotation); dropping the answer, or letting go of the locks before it is
-    stored, ends the session. The refresh runs in a worker thread that a
-    cancellation cannot stop anyway; this keeps the per-loop lock held until
-    it has stored its answer. The wait is bounded by the request timeout.
-    """
-    cancelled = False
-    while True:
-        try:
-            result = await asyncio.shield(work)
-            break
-        except asyncio.CancelledError:
-            if work.done():
-                raise
-            cancelled = True
-    if cancelled:
-        raise asyncio.CancelledError
-    return result
+    ready: TokenSet | None = None
+    current: TokenSet | None = None
 
 
 class Session:
@@ -215,10 +209,13 @@ class Session:
     async def arefresh(
         self, *, seen: TokenSet | None, rejected: bool, initial: bool = False
     ) -> TokenSet:
-        """:meth:`refresh` for a coroutine: queue on this loop, then refresh in a thread.
+        """:meth:`refresh` for a coroutine, with the same decisions, off the event loop.
 
-        A cancelled caller still waits for the refresh to store what the
-        provider answered (see :func:`_finish_even_if_cancelled`).
+        Tasks queue on a per-loop lock; the first reuses what an earlier task
+        got if it can. The locks are taken without blocking the loop, the
+        store is read and written in worker threads, and the provider is asked
+        with an async client, on the loop. A cancelled caller still waits for
+        the provider's answer to be stored (see :func:`finish_even_if_cancelled`).
         """
         async with self.cache.loop_lock():
             if self.cache.loaded:
@@ -226,38 +223,77 @@ class Session:
                 ready = self._reusable(self.cache.tokens, seen, rejected, initial)
                 if ready is not None:
                     return ready
-            work = asyncio.ensure_future(
-                asyncio.to_thread(self.refresh, seen=seen, rejected=rejected, initial=initial)
-            )
-            return await _finish_even_if_cancelled(work)
+            async with self._aexclusive():
+                plan = await asyncio.to_thread(self._plan, seen, rejected, initial)
+                if plan.ready is not None:
+                    return plan.ready
+                current = plan.current
+
+                async def renew() -> TokenSet:
+                    try:
+                        tokens = await self.run_async(self._renewal_flow(current))
+                    except (TransientError, ProtocolError, LoginRequiredError) as exc:
+                        kept = self._after_failure(current, seen, rejected, exc)
+                        if kept is None:
+                            raise
+                        return kept
+                    return await asyncio.to_thread(self._renewed, tokens)
+
+                return await finish_even_if_cancelled(asyncio.ensure_future(renew()))
 
     def refresh_held(
         self, *, seen: TokenSet | None, rejected: bool, initial: bool = False
     ) -> TokenSet:
         """:meth:`refresh` for a caller already inside :meth:`exclusive` (a logout)."""
+        plan = self._plan(seen, rejected, initial)
+        if plan.ready is not None:
+            return plan.ready
+        try:
+            tokens = self.run_sync(self._renewal_flow(plan.current))
+        except (TransientError, ProtocolError, LoginRequiredError) as exc:
+            kept = self._after_failure(plan.current, seen, rejected, exc)
+            if kept is None:
+                raise
+            return kept
+        return self._renewed(tokens)
+
+    def _plan(self, seen: TokenSet | None, rejected: bool, initial: bool) -> _Plan:
+        """Under the locks, before asking the provider: reuse tokens, or renew from which.
+
+        Reads the store (another process may have refreshed or signed in).
+        """
         ready = self._reusable(self.cache.load(), seen, rejected, initial)
         if ready is not None:
-            return ready
+            return _Plan(ready=ready)
         current, ready = self._reread(seen, rejected, initial)
         if ready is not None:
-            return ready
+            return _Plan(ready=ready)
         if current is not None and self.cache.is_refused(current):
             raise LoginRequiredError(
                 f"the session has ended ({self.config.describe}): the provider refused its "
                 "refresh token earlier; sign in again"
             )
         if current is not None and self._unrefreshable_but_valid(current, seen, rejected):
-            return current
-        try:
-            tokens = self.run_sync(self._renewal_flow(current))
-        except (TransientError, ProtocolError) as exc:
-            if current is not None and self._keep_on_failure(current, seen, rejected, exc):
-                return current
-            raise
-        except LoginRequiredError:
-            if current is not None:
-                self.cache.mark_refused(current)  # refused by the provider
-            raise
+            return _Plan(ready=current)
+        return _Plan(current=current)
+
+    def _after_failure(
+        self,
+        current: TokenSet | None,
+        seen: TokenSet | None,
+        rejected: bool,
+        exc: TransientError | ProtocolError | LoginRequiredError,
+    ) -> TokenSet | None:
+        """The provider failed or refused: the tokens to go on with, or None to raise."""
+        if current is None:
+            return None
+        if isinstance(exc, LoginRequiredError):
+            self.cache.mark_refused(current)  # refused by the provider
+            return None
+        return current if self._keep_on_failure(current, seen, rejected, exc) else None
+
+    def _renewed(self, tokens: TokenSet) -> TokenSet:
+        """Make renewed tokens current and stored (still under the locks)."""
         self.cache.put(tokens)
         logger.info("refreshed the tokens for %s", self.cache.key)
         return tokens
@@ -313,6 +349,28 @@ class Session:
             finally:
                 if held and lock is not None:
                     lock.release()
+        finally:
+            if acquired:
+                self.cache.refresh_lock.release()
+
+    @contextlib.asynccontextmanager
+    async def _aexclusive(self) -> AsyncIterator[None]:
+        """:meth:`exclusive` for a coroutine: both locks taken without blocking the loop."""
+        acquired = await acquire_thread_lock(self.cache.refresh_lock, self._lock_wait)
+        try:
+            if self.cache.process_lock_known:
+                lock = self.cache.process_lock()
+            else:  # the first time may create the lock folder: not on the loop
+                lock = await asyncio.to_thread(self.cache.process_lock)
+            held = lock is not None and await acquire_process_lock(lock, self._lock_wait)
+            if lock is not None and not held:
+                logger.warning("went on without the refresh lock %r: it is held too long", lock)
+            try:
+                yield
+            finally:
+                if held and lock is not None:
+                    # A lease lock's release is a round trip: not on the loop.
+                    await asyncio.shield(asyncio.to_thread(lock.release))
         finally:
             if acquired:
                 self.cache.refresh_lock.release()

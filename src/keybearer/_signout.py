@@ -23,6 +23,8 @@ logger = logging.getLogger("keybearer")
 def revoke_flow(session: Session, tokens: TokenSet, everywhere: bool) -> Flow[bool]:
     """Revoke ``tokens`` where they came from; True if the provider revoked them."""
     config = session.config
+    if tokens.origin == "client_credentials":  # [m2m] nothing to revoke: it just expires
+        return False
     if tokens.origin == "hosted_ui":
         if everywhere and isinstance(config, CognitoConfig):
             # First, while the access token still works: revoking kills it.

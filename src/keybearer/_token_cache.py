@@ -72,12 +72,25 @@ class TokenCache:
 
     def is_refused(self, tokens: TokenSet) -> bool:
         """Whether the provider refused these tokens' refresh token (the session ended)."""
-        return tokens is self._refused
+        return tokens is self._refused or tokens.ended
 
     def mark_refused(self, tokens: TokenSet) -> None:
-        """Remember that the provider refused ``tokens``' refresh token."""
-        if tokens.refresh_token is not None:
-            self._refused = tokens
+        """Remember that the provider refused ``tokens``' refresh token: the session ended.
+
+        A copy marked ``ended`` replaces them in memory and, if the store takes
+        it, in the store, so that every process (and ``keybearer whoami``) sees
+        the end without asking the provider again. The tokens are kept, never
+        wiped; a new sign-in replaces them.
+        """
+        if tokens.refresh_token is None:
+            return
+        ended = tokens if tokens.ended else tokens.model_copy(update={"ended": True})
+        self._tokens = ended
+        self._refused = ended
+        try:
+            self._store.save(self._key, ended.to_json())
+        except StoreError as exc:
+            logger.warning("could not record in the store that %s has ended: %s", self._key, exc)
 
     def rejected_after_refresh(self, tokens: TokenSet) -> bool:
         """Whether the API refused ``tokens`` right after they were refreshed."""
@@ -86,6 +99,11 @@ class TokenCache:
     def mark_rejected_after_refresh(self, tokens: TokenSet) -> None:
         """Remember that the API refused freshly refreshed ``tokens`` (wrong kind or scope)."""
         self._rejected_after_refresh = tokens
+
+    @property
+    def process_lock_known(self) -> bool:
+        """Whether :meth:`process_lock` has been asked once (and so does no I/O now)."""
+        return self._process_lock_known
 
     def process_lock(self) -> ProcessLock | None:
         """The store's cross-process lock for this key (asked for once), or None."""

@@ -13,7 +13,7 @@ from keybearer._chains import detached
 from keybearer._jose.unverified import unverified_claims
 from keybearer.errors import StoreError
 
-Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
+Origin = Literal["password", "hosted_ui", "implicit", "rotating", "client_credentials"]
 """How the session was obtained, which decides how it is refreshed:
 
 - ``password``: cognito-idp ``InitiateAuth`` (refresh with ``REFRESH_TOKEN_AUTH``)
@@ -21,6 +21,7 @@ Origin = Literal["password", "hosted_ui", "implicit", "rotating"]
   (refresh with ``GetTokensFromRefreshToken``)
 - ``hosted_ui``: the OAuth token endpoint (refresh with ``grant_type=refresh_token``)
 - ``implicit``: a browser redirect; there is no refresh token
+- ``client_credentials``: the app client's own token; a new one replaces it
 """
 
 _FORMAT_VERSION = 1
@@ -78,6 +79,27 @@ def _tail(secret: SecretStr | None) -> str:
     return f"…{value[-4:]}" if len(value) >= 32 else "…"
 
 
+#: How each way of signing in is named to a person.
+ORIGIN_LABELS: dict[str, str] = {
+    "password": "password sign-in",
+    "rotating": "password sign-in (rotating refresh tokens)",
+    "hosted_ui": "browser sign-in",
+    "implicit": "browser sign-in (implicit grant, no refresh token)",
+}
+
+
+def span(seconds: float) -> str:
+    """A length of time as a person says it: "45 s", "12 min", "3 h", "2 days"."""
+    seconds = int(seconds)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    if seconds < 48 * 3600:
+        return f"{round(seconds / 3600)} h"
+    return f"{round(seconds / 86400)} days"
+
+
 class TokenSet(BaseModel):
     """ID, access and refresh tokens, their absolute expiry and where they came from.
 
@@ -100,6 +122,11 @@ class TokenSet(BaseModel):
     username: str | None = None
     """The provider's own username (for Cognito the ``cognito:username`` claim),
     which Cognito's ``SECRET_HASH`` on refresh must be computed from."""
+    ended: bool = False
+    """The provider refused the refresh token: the session is over until a new sign-in.
+
+    Kept with the tokens (not deleted: a refused refresh never wipes them), so
+    that every process, and ``keybearer whoami``, sees the end too."""
 
     @cached_property
     def id_claims(self) -> dict[str, Any]:
@@ -172,15 +199,15 @@ class TokenSet(BaseModel):
     __str__ = __repr__
 
     def _repr_html_(self) -> str:
-        """How a notebook shows the session: who, what, until when. Never a token."""
+        """How a notebook shows the session: who, how, until when. Never a token."""
         import html
+        import time
 
-        expiry = self.expires_at_datetime.strftime("%Y-%m-%d %H:%M:%S UTC")
         rows = {
             "user": self.username or self.sub or "unknown",
-            "signed in by": self.origin,
+            "signed in by": ORIGIN_LABELS.get(self.origin, self.origin),
             "scopes": " ".join(self.scopes) or "(none in the access token)",
-            "expires": expiry,
+            "session": self.status(time.time()),
             "refresh token": "yes" if self.refresh_token else "no",
         }
         cells = "".join(
@@ -188,6 +215,17 @@ class TokenSet(BaseModel):
             for k, v in rows.items()
         )
         return f"<table>{cells}</table>"
+
+    def status(self, now: float) -> str:
+        """The session in a few words: "expires in 12 min", "expired 3 min ago", "ended"."""
+        if self.ended:
+            return "ended: sign in again"
+        left = self.expires_at - now
+        if left >= 0:
+            return f"expires in {span(left)}"
+        if self.refresh_token is not None:
+            return f"expired {span(-left)} ago; refreshed on next use"
+        return f"expired {span(-left)} ago"
 
     def to_json(self) -> str:
         """Serialize *with* the secrets, for a token store. Never log the result."""
@@ -201,6 +239,7 @@ class TokenSet(BaseModel):
             "token_type": self.token_type,
             "origin": self.origin,
             "username": self.username,
+            "ended": self.ended,
         }
         return json.dumps(data, separators=(",", ":"))
 

@@ -283,6 +283,8 @@ class OidcPeer:
         self.public_client = clients["public"]
         self.basic_client = clients["basic"]
         self.post_client = clients["post"]
+        self.service_client = clients["service"]
+        self.service_post_client = clients["service_post"]
         self.users = {
             u["username"]: PeerUser(u["username"], u["password"], u["sub"], u["email"])
             for u in ready["users"]

@@ -1,7 +1,8 @@
 """Where keybearer keeps tokens between processes.
 
 :class:`KeyringStore` (the OS keyring) is the default; :class:`FileStore` and
-:class:`MemoryStore` are explicit alternatives. Any object that speaks the
+:class:`MemoryStore` are explicit alternatives; :class:`RedisStore` shares
+tokens across a fleet of processes (``pip install 'keybearer[redis]'``). Any object that speaks the
 :class:`TokenStore` protocol can stand in for them; one that also names a lock
 file per key (:class:`LockingStore`), or hands out a lock of its own
 (:class:`ProcessLockingStore`), keeps refreshes single across processes.
@@ -13,6 +14,7 @@ from keybearer.stores._base import LockingStore, ProcessLock, ProcessLockingStor
 from keybearer.stores.file import FileStore
 from keybearer.stores.keyring import KeyringStore
 from keybearer.stores.memory import MemoryStore
+from keybearer.stores.redis import RedisLock, RedisStore
 
 __all__ = [
     "FileStore",
@@ -21,5 +23,7 @@ __all__ = [
     "MemoryStore",
     "ProcessLock",
     "ProcessLockingStore",
+    "RedisLock",
+    "RedisStore",
     "TokenStore",
 ]

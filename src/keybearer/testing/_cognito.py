@@ -30,6 +30,7 @@ from keybearer.testing._idp import operations
 from keybearer.testing._moto import make_admin_client, make_moto_server
 from keybearer.testing._oauth2 import token_endpoint
 from keybearer.testing._serving import serve_in_thread, stop_server
+from keybearer.testing._srp import AuthServer
 from keybearer.testing._state import IdpState
 
 if TYPE_CHECKING:
@@ -132,6 +133,9 @@ class LocalCognito:
         self._dispatcher = Dispatcher(self._calls, self._failures)
         self._dispatcher.operations.update(operations(self._state))
         self._dispatcher.paths["/oauth2/token"] = token_endpoint(self._state)
+        # SRP, remembered devices and USER_AUTH (wraps the sign-in handlers above).
+        self._auth = AuthServer(self._state)
+        self._auth.install(self._dispatcher.operations)
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -233,6 +237,26 @@ class LocalCognito:
         """Stop calling ``observer``; no error if it was not added."""
         if observer in self._dispatcher.observers:
             self._dispatcher.observers.remove(observer)
+
+    # -- SRP, remembered devices, USER_AUTH (testing/_srp.py) -------------------
+
+    def track_devices(
+        self, pool: Pool, *, skip_mfa: bool = True, prompt_user: bool = False
+    ) -> None:
+        """Turn on device tracking for ``pool`` (moto has none); see ``testing/_srp.py``.
+
+        Sign-ins then get ``NewDeviceMetadata``; ``skip_mfa`` lets a remembered
+        device skip MFA; ``prompt_user`` makes ConfirmDevice ask for the opt-in.
+        """
+        self._auth.track_devices(pool.id, skip_mfa=skip_mfa, prompt_user=prompt_user)
+
+    def email_code(self, username: str) -> str | None:
+        """The last ``EMAIL_OTP`` code sent to ``username`` by choice-based sign-in."""
+        return self._auth.email_code(username)
+
+    def devices(self, pool: Pool, username: str) -> list[str]:
+        """The device keys ``username`` has confirmed in ``pool``."""
+        return self._auth.devices(pool.id, username)
 
     # -- observing and breaking calls ------------------------------------------
 

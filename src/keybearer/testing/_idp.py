@@ -83,7 +83,9 @@ def _refresh(state: IdpState, pool: Any, client: ClientView, params: Mapping[str
             "NotAuthorizedException",
             "Refresh token rotation is enabled for this client: use GetTokensFromRefreshToken",
         )
-    record = state.live_refresh(pool, client, params.get("REFRESH_TOKEN"))
+    if not isinstance(params.get("REFRESH_TOKEN"), str):
+        raise CognitoError("InvalidParameterException", "Missing required parameter REFRESH_TOKEN")
+    record = state.live_refresh(pool, client, params["REFRESH_TOKEN"])
     username = state.internal_username(pool, record.username)
     state.check_secret_hash(client, username, params.get("SECRET_HASH"))
     tokens = state.user_tokens(

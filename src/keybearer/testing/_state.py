@@ -172,7 +172,8 @@ class IdpState:
                     secret = client.secret if client.generate_secret else None
                     view = ClientView(client.id, pool.id, secret, dict(client.extended_config))
                     return pool, view
-        raise CognitoError("ResourceNotFoundException", "User pool client does not exist.")
+        shown = client_id if isinstance(client_id, str) else ""
+        raise CognitoError("ResourceNotFoundException", f"User pool client {shown} does not exist.")
 
     @staticmethod
     def internal_username(pool: Any, username: str) -> str:

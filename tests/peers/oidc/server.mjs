@@ -23,6 +23,7 @@
 //   POST   /__test__/config   JSON {"rotate_refresh_token": bool, "access_token_ttl": s,
 //                            "id_token_ttl": s, "refresh_token_ttl": s} (any subset)
 //   GET    /__test__/counts   {"token": n, "token:authorization_code": n, "token:refresh_token": n,
+//                            "token:client_credentials": n,
 //                            "authorize": n, "login": n, "revoke": n, "userinfo": n, "jwks": n,
 //                            "discovery": n, "logout": n}  (keys appear once counted)
 //   DELETE /__test__/counts   forget the counts
@@ -140,6 +141,23 @@ const CLIENTS = {
     client_id: 'keybearer_post_client',
     client_secret: 'post-client-secret-0123456789abcdefghijklmnopqrstuvw',
     token_endpoint_auth_method: 'client_secret_post',
+  },
+  // Services: the client-credentials grant only, for the API's custom scopes.
+  service: {
+    client_id: 'keybearer_service_client',
+    client_secret: 'service-client-secret-0123456789abcdefghijklmnopqr',
+    token_endpoint_auth_method: 'client_secret_basic',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+  },
+  service_post: {
+    client_id: 'keybearer_service_post_client',
+    client_secret: 'service-post-client-secret-0123456789abcdefghijkl',
+    token_endpoint_auth_method: 'client_secret_post',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
   },
 };
 
@@ -289,6 +307,7 @@ const provider = new Provider(ISSUER, {
 
   ttl: {
     AccessToken: () => settings.access_token_ttl,
+    ClientCredentials: () => settings.access_token_ttl,
     IdToken: () => settings.id_token_ttl,
     RefreshToken: () => settings.refresh_token_ttl,
     AuthorizationCode: 300, // Cognito: 5 minutes
@@ -330,6 +349,7 @@ const provider = new Provider(ISSUER, {
     pushedAuthorizationRequests: { enabled: false },
     dPoP: { enabled: false },
     introspection: { enabled: false },
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
       // Cognito clients never send `resource`: infer it from the scopes.

@@ -1,0 +1,82 @@
+"""Building the :class:`~keybearer.OAuthClient` a profile's settings describe.
+
+No store read and no network here: the store and the client secret are
+given. This module depends on the client; the client reaches profiles only
+through :meth:`OAuthClient.from_profile`, which imports :mod:`keybearer._profiles`
+at call time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from keybearer._client import OAuthClient
+from keybearer._profiles.settings import ProfileSettings
+from keybearer.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from keybearer.stores._base import TokenStore
+
+__all__ = ["build_client"]
+
+
+def build_client(
+    settings: ProfileSettings,
+    *,
+    name: str,
+    where: str,
+    store: TokenStore,
+    client_secret: str | None,
+) -> OAuthClient:
+    """The client for ``settings``; a ConfigurationError is prefixed with ``where``.
+
+    The profile ``name`` keys the session in ``store``, so two profiles never
+    share one. The ``api_url``'s host joins ``api_hosts`` as a host that may
+    receive the token.
+    """
+    s = settings
+    hosts = list(s.api_hosts)
+    if s.api_url:
+        hosts.append(s.api_url)
+    try:
+        if s.issuer is not None:
+            return OAuthClient.oidc(
+                issuer=s.issuer,
+                client_id=s.client_id or "",
+                client_secret=client_secret,
+                scopes=s.scopes,
+                redirect_uri=s.redirect_uri,
+                logout_uri=s.logout_uri,
+                send=s.send,
+                scheme=s.bearer_scheme,
+                api_hosts=hosts,
+                store=store,
+                profile=name,
+                token_auth=s.token_auth,
+                refresh_ahead=s.refresh_ahead,
+                timeout=s.timeout,
+            )
+        return OAuthClient.cognito(
+            user_pool_id=s.user_pool_id or "",
+            client_id=s.client_id or "",
+            client_secret=client_secret,
+            domain=s.domain,
+            scopes=s.scopes,
+            redirect_uri=s.redirect_uri,
+            logout_uri=s.logout_uri,
+            send=s.send,
+            scheme=s.bearer_scheme,
+            api_hosts=hosts,
+            store=store,
+            profile=name,
+            token_auth=s.token_auth,
+            refresh_ahead=s.refresh_ahead,
+            timeout=s.timeout,
+            rotate_refresh_tokens=s.rotate_refresh_tokens,
+            region=s.region,
+            idp_url=s.idp_url,
+            jwks_url=s.jwks_url,
+            issuer=s.cognito_issuer,
+        )
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{where}: {exc}") from None

@@ -1,0 +1,197 @@
+"""One token per fleet: worker processes sharing a RedisStore ask the provider once.
+
+Real processes, a real redis-server, oidc-provider issuing client-credentials
+tokens, and an API method that wants the custom scope. The counts come from
+the provider itself.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import keybearer
+from keybearer.testing import ProtectedApi
+from peers.oidc_peer import OidcPeer
+from redis_peer import RedisServer
+
+PROCESSES = 4
+THREADS = 8
+REQUESTS = 25
+
+WORKER = textwrap.dedent(
+    """
+    import json, os, sys, threading, time
+    from pathlib import Path
+    import keybearer
+
+    go = Path(os.environ["GO_FILE"])
+    deadline = time.monotonic() + 60
+    while not go.exists() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    offset = float(os.environ["CLOCK_OFFSET"])
+    client = keybearer.OAuthClient.oidc(
+        os.environ["ISSUER"],
+        os.environ["CLIENT_ID"],  # the secret comes from KEYBEARER_CLIENT_SECRET
+        grant="client_credentials",
+        scopes=[os.environ["SCOPE"]],
+        store=keybearer.RedisStore(url=os.environ["REDIS_URL"], lease=float(os.environ["LEASE"]),
+                                   timeout=0.5),
+        clock=lambda: time.time() + offset,
+    )
+    statuses = []
+    def work():
+        with client.http(base_url=os.environ["API_URL"], timeout=30) as http:
+            for _ in range(int(os.environ["REQUESTS"])):
+                try:
+                    statuses.append(http.get("/pets").status_code)
+                except Exception as exc:  # counted as a failed request
+                    statuses.append(type(exc).__name__)
+    threads = [threading.Thread(target=work) for _ in range(int(os.environ["THREADS"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(json.dumps(statuses))
+    """
+)
+
+HOLDER = textwrap.dedent(
+    """
+    import os, sys, time
+    import keybearer
+    lease = float(os.environ["LEASE"])
+    store = keybearer.RedisStore(url=os.environ["REDIS_URL"], secret="x", lease=lease)
+    assert store.process_lock(os.environ["KEY"]).acquire(timeout=5)
+    print("held", flush=True)
+    time.sleep(600)
+    """
+)
+
+
+class Fleet:
+    def __init__(self, oidc: OidcPeer, redis: RedisServer, api: ProtectedApi, tmp: Path) -> None:
+        self.oidc = oidc
+        self.redis = redis
+        self.tmp = tmp
+        self.runs = 0
+        self.env = {
+            **os.environ,
+            "ISSUER": oidc.issuer,
+            "CLIENT_ID": oidc.service_client.id,
+            "KEYBEARER_CLIENT_SECRET": oidc.service_client.secret or "",
+            "SCOPE": oidc.api_scopes[0],
+            "REDIS_URL": redis.url,
+            "API_URL": api.url,
+            "THREADS": str(THREADS),
+            "REQUESTS": str(REQUESTS),
+            "LEASE": "30",
+        }
+
+    def client(self, offset: float = 0.0) -> keybearer.OAuthClient:
+        return keybearer.OAuthClient.oidc(
+            self.oidc.issuer,
+            self.oidc.service_client.id,
+            self.oidc.service_client.secret,
+            grant="client_credentials",
+            scopes=[self.oidc.api_scopes[0]],
+            store=keybearer.RedisStore(url=self.redis.url),
+            clock=lambda: time.time() + offset,
+        )
+
+    def run(self, offset: float, **env: str) -> collections.Counter[object]:
+        """Start the workers, open the gate, and count every request's outcome."""
+        self.runs += 1
+        go = self.tmp / f"go{self.runs}"
+        environ = {**self.env, "GO_FILE": str(go), "CLOCK_OFFSET": str(offset), **env}
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-c", WORKER],
+                env=environ,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(PROCESSES)
+        ]
+        time.sleep(0.5)  # let every worker import and wait at the gate
+        go.touch()
+        outcomes: collections.Counter[object] = collections.Counter()
+        for worker in workers:
+            out, err = worker.communicate(timeout=180)
+            assert worker.returncode == 0, err
+            outcomes.update(json.loads(out))
+        return outcomes
+
+
+@pytest.fixture
+def fleet(oidc_clean: OidcPeer, redis_clean: RedisServer, tmp_path: Path) -> Iterator[Fleet]:
+    scopes = {"/pets": [oidc_clean.api_scopes[0]]}
+    ids = [oidc_clean.service_client.id]
+    with ProtectedApi(oidc_clean.jwks_url, oidc_clean.issuer, ids, scopes=scopes) as api:
+        yield Fleet(oidc_clean, redis_clean, api, tmp_path)
+
+
+def issued(oidc: OidcPeer) -> int:
+    return oidc.counts().get("token:client_credentials", 0)
+
+
+ALL_OK = collections.Counter({200: PROCESSES * THREADS * REQUESTS})
+# The fault tests need fewer requests to make their point.
+SMALL = {"THREADS": "2", "REQUESTS": "5"}
+SMALL_OK = collections.Counter({200: PROCESSES * 2 * 5})
+
+
+def test_a_fleet_renews_an_expiring_token_once(fleet: Fleet) -> None:
+    fleet.client().valid_tokens()  # the token in Redis, from a deploy-time process
+    fleet.oidc.reset_counts()
+    # 45 s on: past the 60 s token's half-life for every worker, so all of
+    # them want a new one at once; still valid at the API.
+    assert fleet.run(offset=45) == ALL_OK
+    assert issued(fleet.oidc) == 1
+
+
+def test_a_fleet_starting_empty_obtains_one_token(fleet: Fleet) -> None:
+    assert fleet.run(offset=0, **SMALL) == SMALL_OK
+    assert issued(fleet.oidc) == 1
+
+
+def test_a_killed_lock_holder_blocks_the_fleet_no_longer_than_the_lease(fleet: Fleet) -> None:
+    fleet.client().valid_tokens()
+    fleet.oidc.reset_counts()
+    key = fleet.client().config.store_key
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER],
+        env={**fleet.env, "KEY": key, "LEASE": "2"},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "held"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait(timeout=10)
+    assert fleet.run(offset=45, **SMALL) == SMALL_OK
+    assert issued(fleet.oidc) == 1
+
+
+def test_redis_down_costs_a_token_per_process_and_sharing_resumes(fleet: Fleet) -> None:
+    fleet.redis.stop()
+    try:
+        assert fleet.run(offset=0, **SMALL) == SMALL_OK
+        # Each process on its own, but still one request per process.
+        assert issued(fleet.oidc) == PROCESSES
+    finally:
+        fleet.redis.start()
+    fleet.oidc.reset_counts()
+    assert fleet.run(offset=0, **SMALL) == SMALL_OK
+    assert issued(fleet.oidc) == 1
