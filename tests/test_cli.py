@@ -395,7 +395,8 @@ def test_configure_offers_the_file_store_in_a_terminal(
 ) -> None:
     monkeypatch.delenv("KEYBEARER_STORE")
     monkeypatch.setattr(terminal, "stdin_is_tty", lambda: True)
-    answers = [pool.id, public_client.id, "", "", "", "", "y"]
+    # pool, client, domain, API URL, send, password flow, remember device, secret; store
+    answers = [pool.id, public_client.id, "", "", "", "", "", "", "y"]
     result = kb("configure", "--no-verify", input="\n".join(answers) + "\n")
     assert result.exit_code == 0, result.output
     assert "Keep them in" in result.stderr
@@ -424,6 +425,8 @@ def test_configure_asks_in_a_terminal(
         "",  # domain: none, so neither a redirect URI nor scopes are asked for
         api.url,  # api url
         "",  # send: keep id
+        "srp",  # password flow
+        "y",  # remember this device
         "",  # client secret: none
     ]
     result = kb("configure", "--profile", "asked", input="\n".join(answers) + "\n")
@@ -433,6 +436,8 @@ def test_configure_asks_in_a_terminal(
     assert profile["user_pool_id"] == pool.id
     assert profile["api_url"] == api.url
     assert "scopes" not in profile
+    assert profile["password_flow"] == "srp"
+    assert profile["remember_device"] is True
 
 
 def test_configure_in_a_terminal_asks_again_for_a_bad_answer(
@@ -456,6 +461,8 @@ def test_configure_in_a_terminal_asks_again_for_a_bad_answer(
         api.url,
         "both",  # neither id nor access: asked again
         "access",
+        "",  # password flow: user_password
+        "",  # remember this device: no
         "",  # client secret: none
     ]
     result = kb("configure", "--no-verify", input="\n".join(answers) + "\n")
@@ -1301,9 +1308,11 @@ def test_the_mfa_type_is_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     challenge = SelectMfaType(
         **common("SELECT_MFA_TYPE"), options=("SMS_MFA", "SOFTWARE_TOKEN_MFA")
     )
-    client, shown = answer(challenge, "SOFTWARE_TOKEN_MFA\n", monkeypatch)
+    client, shown = answer(challenge, "EMAIL\nSOFTWARE_TOKEN_MFA\n", monkeypatch)
     assert client.answers[0]["mfa"] == "SOFTWARE_TOKEN_MFA"
     assert "SMS_MFA, SOFTWARE_TOKEN_MFA" in shown
+    assert "keybearer: choose one of SMS_MFA, SOFTWARE_TOKEN_MFA" in shown  # asked again
+    assert "Error:" not in shown
 
 
 def test_required_attributes_are_asked_with_the_new_password(

@@ -52,7 +52,7 @@ def password_verifier() -> dict[str, Any]:
             "USERNAME": INTERNAL,
             "USER_ID_FOR_SRP": INTERNAL,
         },
-        "Session": "session-1",
+        "Session": "session-1-of-this-replay",
     }
 
 
@@ -86,7 +86,7 @@ def test_srp_sends_a_and_answers_with_cognitos_username_and_hash(
     assert set(start["AuthParameters"]) == {"USERNAME", "SRP_A", "SECRET_HASH"}
     assert int(start["AuthParameters"]["SRP_A"], 16) % srp.N != 0
     assert answer["ChallengeName"] == "PASSWORD_VERIFIER"
-    assert answer["Session"] == "session-1"
+    assert answer["Session"] == "session-1-of-this-replay"
     responses = answer["ChallengeResponses"]
     assert responses["USERNAME"] == INTERNAL
     assert set(responses) == {
@@ -193,7 +193,11 @@ def test_a_device_unknown_at_device_srp_restarts_without_it(
     httpx_mock: HTTPXMock, store: keybearer.MemoryStore, clock: FakeClock
 ) -> None:
     with_device(store)
-    device_srp = {"ChallengeName": "DEVICE_SRP_AUTH", "Session": "s2", "ChallengeParameters": {}}
+    device_srp = {
+        "ChallengeName": "DEVICE_SRP_AUTH",
+        "Session": "session-2-of-this-replay",
+        "ChallengeParameters": {},
+    }
     for answer in (
         {"json": password_verifier()},
         {"json": device_srp},
@@ -306,7 +310,7 @@ def test_a_passkey_challenge_says_to_use_browser_sign_in(
         url=IDP,
         json={
             "ChallengeName": "WEB_AUTHN",
-            "Session": "s",
+            "Session": "session-of-this-replay",
             "ChallengeParameters": {"CREDENTIAL_REQUEST_OPTIONS": "{}", "USERNAME": "alice"},
         },
     )
@@ -321,7 +325,7 @@ def test_choosing_web_authn_sends_nothing(
         url=IDP,
         json={
             "ChallengeName": "SELECT_CHALLENGE",
-            "Session": "s",
+            "Session": "session-of-this-replay",
             "ChallengeParameters": {"USERNAME": "alice"},
             "AvailableChallenges": ["WEB_AUTHN", "EMAIL_OTP"],
         },
@@ -345,7 +349,7 @@ def test_sms_otp_is_answered_with_its_code(
         url=IDP,
         json={
             "ChallengeName": "SMS_OTP",
-            "Session": "s",
+            "Session": "session-of-this-replay",
             "ChallengeParameters": {
                 "USERNAME": INTERNAL,
                 "CODE_DELIVERY_DELIVERY_MEDIUM": "SMS",

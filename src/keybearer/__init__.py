@@ -94,6 +94,7 @@ if TYPE_CHECKING:
 
 def explain(response: Any) -> Diagnosis | None:
     """Why the API refused this response's request (401/403), if keybearer sent its token."""
+    # Lazy like the names in _LAZY: `import keybearer` loads no submodule it does not need.
     from keybearer._diagnose import Diagnosis
 
     value = getattr(response, "extensions", {}).get("keybearer.diagnosis")

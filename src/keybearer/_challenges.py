@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from pydantic import SecretStr
 
 from keybearer._devices import DeviceSecret
-from keybearer.errors import ChallengeAnswerError
+from keybearer.errors import ChallengeAnswerError, ProtocolError
 
 
 @dataclass(frozen=True, repr=False)
@@ -268,8 +268,6 @@ def _json_list(raw: object) -> tuple[str, ...]:
 
 def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challenge:
     """The typed challenge in an InitiateAuth/RespondToAuthChallenge answer."""
-    from keybearer.errors import ProtocolError
-
     name = body.get("ChallengeName")
     session = body.get("Session")
     if not isinstance(name, str) or not isinstance(session, str) or not session:

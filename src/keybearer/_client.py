@@ -19,7 +19,6 @@ from keybearer._config import (
     CognitoConfig,
     Grant,
     OidcConfig,
-    PasswordFlow,
     Send,
     as_tuple,
     secret,
@@ -29,6 +28,7 @@ from keybearer._io.drive import Retry
 from keybearer._io.hosts import HostAllowList
 from keybearer._password_signin import PasswordSignIn
 from keybearer._protocol import Flow, client_credentials
+from keybearer._protocol.app_client import PasswordFlow
 from keybearer._protocol.oauth import ClientAuth
 from keybearer._session import Session
 from keybearer._signout import sign_out
@@ -286,8 +286,13 @@ class OAuthClient(PasswordSignIn, BrowserFaces):
 
     def _obtain_flow(self) -> Flow[TokenSet]:
         """[m2m] A client-credentials token: what the session calls instead of a sign-in."""
-        session = self._session
-        return client_credentials.obtain(self._config, session.endpoints_flow, session.clock)
+        session, config = self._session, self._config
+        # Cognito without a hosted-UI domain has no token endpoint: GetClientToken.
+        if isinstance(config, CognitoConfig) and config.domain is None:
+            return client_credentials.get_client_token(config, session.clock)
+        return client_credentials.via_token_endpoint(
+            session.endpoints_flow, config.oauth_client, config.scopes, session.clock
+        )
 
     def valid_tokens(self) -> TokenSet:
         """Tokens fit to send now: refreshed first if they are due.

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 
 from keybearer._io.hosts import parse_entry
 from keybearer._io.urls import check_secure_url
+from keybearer._protocol.app_client import PasswordFlow
 from keybearer._protocol.oauth import ClientAuth, Endpoints, OAuthClientInfo
 from keybearer._tokens import is_text
 from keybearer.errors import ConfigurationError
@@ -22,7 +23,6 @@ _CLIENT_ID = re.compile(r"^[\w+]{1,128}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 
 Send = Literal["id", "access"]
-PasswordFlow = Literal["user_password", "srp"]
 # [m2m] A service's own token, no person involved (OAuth client credentials).
 Grant = Literal["client_credentials"]
 
@@ -71,7 +71,7 @@ class ClientConfig(BaseModel):
             raise ValueError(
                 "grant='client_credentials' needs the app client secret: pass client_secret=, "
                 "set KEYBEARER_CLIENT_SECRET, or keep it in the keyring with "
-                "'keybearer configure --grant client-credentials'"
+                "'keybearer configure --grant client-credentials --client-secret-stdin'"
             )
         if self.token_auth == "none":
             raise ValueError(

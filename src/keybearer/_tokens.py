@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as _dt
+import html
 import json
+import time
 from functools import cached_property
 from typing import Any, Literal
 
@@ -11,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
 from keybearer._chains import detached
 from keybearer._jose.unverified import unverified_claims
-from keybearer.errors import StoreError
+from keybearer.errors import LoginRequiredError, StoreError
 
 Origin = Literal["password", "hosted_ui", "implicit", "rotating", "client_credentials"]
 """How the session was obtained, which decides how it is refreshed:
@@ -180,8 +182,6 @@ class TokenSet(BaseModel):
         if kind == "access":
             return self.access_token.get_secret_value()
         if self.id_token is None:
-            from keybearer.errors import LoginRequiredError
-
             raise LoginRequiredError(
                 "this session has no ID token (was the 'openid' scope requested?); "
                 "send the access token instead with send='access'"
@@ -200,9 +200,6 @@ class TokenSet(BaseModel):
 
     def _repr_html_(self) -> str:
         """How a notebook shows the session: who, how, until when. Never a token."""
-        import html
-        import time
-
         rows = {
             "user": self.username or self.sub or "unknown",
             "signed in by": ORIGIN_LABELS.get(self.origin, self.origin),

@@ -389,7 +389,7 @@ class JwksCache:
         import httpx
 
         from keybearer._io.drive import run_sync
-        from keybearer._io.urls import loopback_mounts
+        from keybearer._protocol.urls import loopback_mounts
 
         try:
             if self._http is not None:
@@ -405,7 +405,7 @@ class JwksCache:
         import httpx
 
         from keybearer._io.drive import run_async
-        from keybearer._io.urls import loopback_mounts
+        from keybearer._protocol.urls import loopback_mounts
 
         try:
             if self._async_http is not None:

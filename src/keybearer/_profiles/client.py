@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from keybearer._client import OAuthClient
+from keybearer._config import Grant
 from keybearer._profiles.settings import ProfileSettings
 from keybearer.errors import ConfigurationError
 
@@ -38,16 +39,21 @@ def build_client(
     hosts = list(s.api_hosts)
     if s.api_url:
         hosts.append(s.api_url)
+    # [m2m] A client-credentials profile takes the library's defaults for scopes
+    # (every scope the app client allows) and send (access) unless it sets them.
+    grant: Grant | None = "client_credentials" if s.grant == "client-credentials" else None
+    scopes = s.scopes if grant is None or "scopes" in s.model_fields_set else None
+    send = s.send if grant is None or "send" in s.model_fields_set else None
     try:
         if s.issuer is not None:
             return OAuthClient.oidc(
                 issuer=s.issuer,
                 client_id=s.client_id or "",
                 client_secret=client_secret,
-                scopes=s.scopes,
+                scopes=scopes,
                 redirect_uri=s.redirect_uri,
                 logout_uri=s.logout_uri,
-                send=s.send,
+                send=send,
                 scheme=s.bearer_scheme,
                 api_hosts=hosts,
                 store=store,
@@ -55,16 +61,17 @@ def build_client(
                 token_auth=s.token_auth,
                 refresh_ahead=s.refresh_ahead,
                 timeout=s.timeout,
+                grant=grant,
             )
         return OAuthClient.cognito(
             user_pool_id=s.user_pool_id or "",
             client_id=s.client_id or "",
             client_secret=client_secret,
             domain=s.domain,
-            scopes=s.scopes,
+            scopes=scopes,
             redirect_uri=s.redirect_uri,
             logout_uri=s.logout_uri,
-            send=s.send,
+            send=send,
             scheme=s.bearer_scheme,
             api_hosts=hosts,
             store=store,
@@ -73,10 +80,13 @@ def build_client(
             refresh_ahead=s.refresh_ahead,
             timeout=s.timeout,
             rotate_refresh_tokens=s.rotate_refresh_tokens,
+            password_flow=s.password_flow,
+            remember_device=s.remember_device,
             region=s.region,
             idp_url=s.idp_url,
             jwks_url=s.jwks_url,
             issuer=s.cognito_issuer,
+            grant=grant,
         )
     except ConfigurationError as exc:
         raise ConfigurationError(f"{where}: {exc}") from None

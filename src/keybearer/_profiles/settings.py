@@ -75,10 +75,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("jwks_url", "the pool's JWKS URL override", cognito_only=True),
     Setting("cognito_issuer", "expected iss of the pool's tokens, override", cognito_only=True),
     Setting("rotate_refresh_tokens", "the app client rotates refresh tokens", cognito_only=True),
+    Setting(
+        "password_flow",
+        "how login --password proves the password: user_password or srp",
+        cognito_only=True,
+    ),
+    Setting(
+        "remember_device",
+        "remember this device, so a pool that allows it asks for MFA once",
+        cognito_only=True,
+    ),
     Setting("token_auth", "client_secret_basic or client_secret_post"),
     Setting("timeout", "seconds to wait for the provider"),
     Setting("refresh_ahead", "refresh this many seconds (at least 60) before expiry"),
     Setting("store", "where tokens live: keyring, keyring:SERVICE, file:PATH or memory"),
+    Setting("grant", "client-credentials: the app client's own token, no sign-in (a service)"),
 )
 _BY_KEY = {s.key: s for s in SETTINGS}
 #: Settings that are lists: space-separated in the environment and on the command line.
@@ -145,10 +156,19 @@ class ProfileSettings(BaseModel):
     jwks_url: str | None = None
     cognito_issuer: str | None = None
     rotate_refresh_tokens: bool = False
+    password_flow: Literal["user_password", "srp"] = "user_password"
+    remember_device: bool = False
     token_auth: Literal["client_secret_basic", "client_secret_post"] = "client_secret_basic"
     timeout: float = Field(default=30.0, gt=0)
     refresh_ahead: float = Field(default=120.0, ge=60.0)
     store: str | None = None
+    grant: Literal["client-credentials"] | None = None
+
+    @field_validator("grant", mode="before")
+    @classmethod
+    def _grant(cls, value: Any) -> Any:
+        # [m2m] The library spells it client_credentials; either spelling is fine here.
+        return "client-credentials" if value == "client_credentials" else value
 
     @field_validator("scopes", "api_hosts", mode="before")
     @classmethod

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from keybearer._config import ClientConfig, CognitoConfig
 from keybearer._protocol import Flow
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_idp import Purpose, _load_json, error_for, parse, request
 from keybearer._protocol.oauth import (
     Endpoints,
@@ -32,7 +32,7 @@ from keybearer._redact import scrub
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import ConfigurationError, KeybearerError, ProtocolError
 
-__all__ = ["get_client_token", "obtain", "token_endpoint"]
+__all__ = ["get_client_token", "token_endpoint", "via_token_endpoint"]
 
 
 def _scopes_hint(scopes: tuple[str, ...]) -> str:
@@ -75,20 +75,18 @@ def _endpoint_error(
     return scrub(error, (client.client_secret or "",))
 
 
-def obtain(
-    config: ClientConfig,
+def via_token_endpoint(
     endpoints: Callable[[], Flow[Endpoints]],
+    client: OAuthClientInfo,
+    scopes: tuple[str, ...],
     clock: Callable[[], float],
 ) -> Flow[TokenSet]:
-    """A new client-credentials token by the route ``config`` calls for.
+    """A new client-credentials token from the token endpoint that ``endpoints()`` finds.
 
-    Cognito without a ``domain``: ``GetClientToken``. Otherwise the token
-    endpoint, from ``endpoints()`` (Cognito's fixed paths, or discovery).
+    (Cognito's fixed paths under its ``domain``, or any provider's discovery.)
     """
-    if isinstance(config, CognitoConfig) and config.domain is None:
-        return (yield from get_client_token(config, clock))
     found = yield from endpoints()
-    return (yield from token_endpoint(found, config.oauth_client, config.scopes, clock))
+    return (yield from token_endpoint(found, client, scopes, clock))
 
 
 def token_endpoint(
@@ -119,7 +117,7 @@ def token_endpoint(
     return _tokens(answer, now=clock(), origin="client_credentials", previous=None)
 
 
-def get_client_token(config: CognitoConfig, clock: Callable[[], float]) -> Flow[TokenSet]:
+def get_client_token(config: CognitoAppClient, clock: Callable[[], float]) -> Flow[TokenSet]:
     """Cognito's ``GetClientToken``: ``ClientId``, ``Secret``, ``Scopes``.
 
     The answer is ``ClientAuthenticationResult{AccessToken, ExpiresIn,
@@ -168,7 +166,7 @@ _UNSIGNED = frozenset(
 )
 
 
-def _client_token_error(response: httpx.Response, config: CognitoConfig) -> KeybearerError:
+def _client_token_error(response: httpx.Response, config: CognitoAppClient) -> KeybearerError:
     """Cognito's ``__type`` for a refused GetClientToken, as what to change."""
     error = error_for(response, _load_json(response), Purpose.OTHER)
     said = f" ({error.provider_message})" if error.provider_message else ""

@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
-from keybearer._config import CognitoConfig
 from keybearer._devices import DeviceSecret
 from keybearer._protocol import Flow, srp
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_idp import Purpose, parse, request, with_secret_hash
 from keybearer.errors import ChallengeAnswerError, ProtocolError
 
@@ -65,7 +65,7 @@ def is_unknown_device(response: httpx.Response) -> bool:
 
 
 def confirm(
-    config: CognitoConfig, access_token: str, device_key: str, group_key: str, device_name: str
+    config: CognitoAppClient, access_token: str, device_key: str, group_key: str, device_name: str
 ) -> Flow[DeviceSecret]:
     """ConfirmDevice with a fresh verifier; UpdateDeviceStatus when the pool asks to opt in."""
     password, verifier_config = srp.new_device_secret(group_key, device_key)
@@ -89,7 +89,7 @@ def confirm(
     return DeviceSecret(device_key, group_key, SecretStr(password))
 
 
-def forget(config: CognitoConfig, access_token: str, device_key: str) -> Flow[None]:
+def forget(config: CognitoAppClient, access_token: str, device_key: str) -> Flow[None]:
     """ForgetDevice; a device Cognito already forgot is fine."""
     body = {"AccessToken": access_token, "DeviceKey": device_key}
     response = yield request(config, "ForgetDevice", body)
@@ -99,7 +99,7 @@ def forget(config: CognitoConfig, access_token: str, device_key: str) -> Flow[No
 
 
 def answer_device_srp(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     data: dict[str, Any],
     device: DeviceSecret,
     username: str,

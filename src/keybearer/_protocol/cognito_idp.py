@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 
 from keybearer._challenges import Challenge, challenge_from_response
-from keybearer._config import CognitoConfig
 from keybearer._jose.unverified import unverified_claims
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.responses import aws_error_type, retry_after
 from keybearer._redact import SECRETS_EXTENSION, provider_text, response_secrets
 from keybearer._tokens import TokenSet, is_token_text, lifetime
@@ -58,7 +58,7 @@ def secret_hash(username: str, client_id: str, client_secret: str) -> str:
 
 
 def with_secret_hash(
-    config: CognitoConfig, username: str, params: dict[str, str]
+    config: CognitoAppClient, username: str, params: dict[str, str]
 ) -> dict[str, str]:
     if config.client_secret is not None:
         params["SECRET_HASH"] = secret_hash(
@@ -67,7 +67,7 @@ def with_secret_hash(
     return params
 
 
-def request(config: CognitoConfig, operation: str, body: Mapping[str, Any]) -> httpx.Request:
+def request(config: CognitoAppClient, operation: str, body: Mapping[str, Any]) -> httpx.Request:
     """A cognito-idp call. These operations are unsigned: no AWS credentials involved.
 
     The client secret is declared with the request even where only its
@@ -210,7 +210,7 @@ def _required_str(data: Mapping[str, Any], field: str) -> str:
     return value
 
 
-def check_issuer(config: CognitoConfig, tokens: TokenSet) -> TokenSet:
+def check_issuer(config: CognitoAppClient, tokens: TokenSet) -> TokenSet:
     """Refuse tokens that the configured user pool did not issue.
 
     ``idp_url`` answers for every pool of its region: a well-formed but wrong
@@ -244,7 +244,7 @@ def check_issuer(config: CognitoConfig, tokens: TokenSet) -> TokenSet:
 def tokens_from_result(
     result: Any,
     *,
-    config: CognitoConfig,
+    config: CognitoAppClient,
     now: float,
     previous: TokenSet | None = None,
     username_hint: str | None = None,
@@ -290,7 +290,7 @@ def tokens_from_result(
 def outcome(
     body: dict[str, Any],
     *,
-    config: CognitoConfig,
+    config: CognitoAppClient,
     username: str,
     now: float,
 ) -> TokenSet | Challenge:

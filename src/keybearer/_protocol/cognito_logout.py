@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_idp import Purpose, parse, request
 from keybearer._tokens import TokenSet
 from keybearer.errors import KeybearerError
 
 
 def revoke(
-    config: CognitoConfig, tokens: TokenSet, *, everywhere: bool, refresh: bool = True
+    config: CognitoAppClient, tokens: TokenSet, *, everywhere: bool, refresh: bool = True
 ) -> Flow[None]:
     """Revoke the refresh token (and what was minted from it); optionally sign out globally.
 

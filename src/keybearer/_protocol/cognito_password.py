@@ -19,9 +19,9 @@ from keybearer._challenges import (
     SelectChallenge,
     _Answers,
 )
-from keybearer._config import CognitoConfig
 from keybearer._devices import DeviceSecret
 from keybearer._protocol import Flow, srp
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_device import (
     DeviceGoneError,
     answer_device_srp,
@@ -125,7 +125,7 @@ def _refuse_disabled_flow(response: httpx.Response, flow: str) -> None:
 
 
 def _initiate(
-    config: CognitoConfig, flow: str, username: str, params: dict[str, str], device: Device
+    config: CognitoAppClient, flow: str, username: str, params: dict[str, str], device: Device
 ) -> Flow[tuple[httpx.Response, bool]]:
     """InitiateAuth, once more without DEVICE_KEY if Cognito forgot the device."""
     body: dict[str, Any] = {"AuthFlow": flow, "ClientId": config.client_id}
@@ -141,7 +141,7 @@ def _initiate(
 
 
 def login(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     username: str,
     password: str,
     clock: Clock,
@@ -185,7 +185,7 @@ def login(
 
 
 def _verify_password(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     data: dict[str, Any],
     password: str,
     ephemeral: srp.Ephemeral,
@@ -228,7 +228,7 @@ def _verify_password(
 
 
 def _settle(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     data: dict[str, Any],
     login_name: str,
     device: Device,
@@ -274,7 +274,7 @@ def _settle(
 
 
 def login_user_auth(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     username: str,
     clock: Clock,
     *,
@@ -322,7 +322,7 @@ def login_user_auth(
 
 
 def respond(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     challenge: Challenge,
     answers: _Answers,
     clock: Clock,
@@ -393,7 +393,7 @@ class TotpSetup:
     __str__ = __repr__
 
 
-def begin_totp_setup(config: CognitoConfig, challenge: MfaSetup) -> Flow[TotpSetup]:
+def begin_totp_setup(config: CognitoAppClient, challenge: MfaSetup) -> Flow[TotpSetup]:
     """AssociateSoftwareToken with the challenge's session."""
     body = {"Session": challenge.session.get_secret_value()}
     response = yield request(config, "AssociateSoftwareToken", body)
@@ -405,7 +405,7 @@ def begin_totp_setup(config: CognitoConfig, challenge: MfaSetup) -> Flow[TotpSet
 
 
 def finish_totp_setup(
-    config: CognitoConfig,
+    config: CognitoAppClient,
     setup: TotpSetup,
     code: str,
     clock: Clock,

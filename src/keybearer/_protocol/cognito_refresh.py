@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow
+from keybearer._protocol.app_client import CognitoAppClient
 from keybearer._protocol.cognito_idp import (
     Purpose,
     parse,
@@ -18,7 +18,9 @@ from keybearer._tokens import TokenSet
 from keybearer.errors import LoginRequiredError
 
 
-def refresh(config: CognitoConfig, tokens: TokenSet, clock: Callable[[], float]) -> Flow[TokenSet]:
+def refresh(
+    config: CognitoAppClient, tokens: TokenSet, clock: Callable[[], float]
+) -> Flow[TokenSet]:
     """Refresh through cognito-idp, by the route the session's origin calls for."""
     if tokens.refresh_token is None:
         raise LoginRequiredError(

@@ -18,9 +18,9 @@ from urllib.parse import quote
 
 import httpx
 
-from keybearer._io.urls import check_secure_url
 from keybearer._protocol import Flow
 from keybearer._protocol.responses import json_or_none, server_error
+from keybearer._protocol.urls import check_secure_url
 from keybearer._redact import provider_text, response_secrets
 from keybearer._tokens import Origin, TokenSet, is_token_text, lifetime
 from keybearer.errors import (

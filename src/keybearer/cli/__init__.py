@@ -3,12 +3,13 @@
 ::
 
     keybearer configure --profile dev     # pool, app client, domain, scopes, API URL
-    keybearer login --profile dev         # browser | --password | --paste
+    keybearer login --profile dev         # browser | --password | --paste | --passwordless
     keybearer whoami                      # who, where, until when; never a token
     keybearer token                       # the raw token, for curl and friends
     keybearer get /pets                   # GET <api_url>/pets, signed in
     keybearer doctor [--api URL]          # why does the API say 401? a checklist
     keybearer logout [--all]
+    keybearer forget-device               # MFA again next time (remembered devices)
     keybearer profiles
 
 Exit codes, for scripts: 0 ok; 1 the API, the provider or the network failed
@@ -79,6 +80,7 @@ COMMANDS = {
     "whoami": "keybearer.cli.session:whoami",
     "token": "keybearer.cli.session:token",
     "logout": "keybearer.cli.session:logout",
+    "forget-device": "keybearer.cli.session:forget_device",
     "profiles": "keybearer.cli.session:profiles_command",
     "doctor": "keybearer.cli.doctor:doctor",
     "get": "keybearer.cli.request:get",

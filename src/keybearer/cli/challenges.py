@@ -14,6 +14,7 @@ from keybearer._challenges import (
     EmailOtp,
     MfaSetup,
     NewPasswordRequired,
+    SelectChallenge,
     SelectMfaType,
     SmsMfa,
     SmsOtp,
@@ -25,7 +26,9 @@ from keybearer.cli import terminal
 from keybearer.cli.exits import CliError
 from keybearer.errors import LoginError
 
-__all__ = ["answer", "new_password"]
+__all__ = ["answer", "choose", "new_password"]
+
+_CODES = ("EMAIL_OTP", "SMS_OTP")
 
 
 def new_password() -> str:
@@ -62,14 +65,19 @@ def answer(client: OAuthClient, challenge: Challenge) -> TokenSet | Challenge:
     if isinstance(challenge, SelectMfaType):
         options = challenge.options or ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
         if terminal.stdin_is_tty():
-            choice: str = click.prompt(
-                "Second factor to use", type=click.Choice(options), default=options[0], err=True
+            choice = terminal.ask_until(
+                f"Second factor to use ({', '.join(options)})",
+                lambda answer: None if answer in options else f"choose one of {', '.join(options)}",
+                what="second factor",
+                default=options[0],
             )
         else:
             choice = terminal.read_line("the MFA type (" + " or ".join(options) + ")").strip()
         return client.respond(challenge, mfa=choice)
     if isinstance(challenge, MfaSetup):
         return _setup_totp(client, challenge)
+    if isinstance(challenge, SelectChallenge):
+        return choose(client, challenge)
     if isinstance(challenge, CustomChallenge):
         answer = terminal.ask("Answer to the sign-in challenge", what="the answer", hidden=True)
         return client.respond(challenge, answer=answer)
@@ -107,3 +115,34 @@ def _setup_totp(client: OAuthClient, challenge: MfaSetup) -> TokenSet | Challeng
     terminal.say("Add it to your authenticator app (paste the otpauth:// link, or type the key).")
     code = terminal.ask("Code from the app", what="the code").strip()
     return client.respond(setup, code=code)
+
+
+def choose(
+    client: OAuthClient, challenge: SelectChallenge, *, codes_only: bool = False
+) -> TokenSet | Challenge:
+    """Pick how to sign in from what Cognito offers (USER_AUTH); ask for the password if needed.
+
+    Passkeys are left out (they need the browser); ``codes_only`` leaves out the
+    password too (``keybearer login --passwordless``).
+    """
+    offered = [o for o in challenge.options if o != "WEB_AUTHN"]
+    if codes_only:
+        offered = [o for o in offered if o in _CODES]
+    if not offered:
+        wanted = "an emailed or texted code" if codes_only else "anything but a passkey"
+        raise LoginError(
+            f"Cognito offers this user no sign-in by {wanted}; use keybearer login --browser "
+            "(managed login supports passkeys)"
+        )
+    if len(offered) == 1:
+        choice = offered[0]
+    elif terminal.stdin_is_tty():
+        choice = click.prompt(
+            "Sign in with", type=click.Choice(offered), default=offered[0], err=True
+        )
+    else:
+        choice = terminal.read_line("the sign-in choice (" + " or ".join(offered) + ")").strip()
+    if choice in ("PASSWORD", "PASSWORD_SRP"):
+        password = terminal.ask("Password", what="the password", hidden=True)
+        return client.respond(challenge, answer=choice, password=password)
+    return client.respond(challenge, answer=choice)

@@ -70,6 +70,16 @@ __all__ = ["configure"]
     help="The app client rotates refresh tokens.",
 )
 @click.option(
+    "--password-flow",
+    type=click.Choice(["user_password", "srp"]),
+    help="How login --password proves the password (srp: console-default app clients).",
+)
+@click.option(
+    "--remember-device/--no-remember-device",
+    default=None,
+    help="Remember this device, so a pool that allows it asks for MFA once.",
+)
+@click.option(
     "--token-auth",
     type=click.Choice(["client_secret_basic", "client_secret_post"]),
     help="How the token endpoint gets the client secret.",
@@ -83,6 +93,12 @@ __all__ = ["configure"]
     "file:PATH (plain text, mode 0600; a relative PATH is next to the profiles file) or memory.",
 )
 @click.option("--token-store", "token_store", metavar="SPEC", hidden=True)
+@click.option(
+    "--grant",
+    type=click.Choice(["client-credentials", ""]),
+    help="client-credentials: a service's own token, no sign-in; needs the client secret "
+    "(--client-secret-stdin keeps it in the keyring). '' for a person's sign-in.",
+)
 @click.option(
     "--verify/--no-verify",
     default=True,
@@ -146,6 +162,8 @@ def configure(
         secret = terminal.read_line("the client secret")
         if not secret.strip():
             raise CliError("the client secret read from stdin is empty")
+    if values.get("grant") == "client-credentials":  # [m2m] a secret is how it signs in
+        values["confidential"] = True
     if secret:
         values["confidential"] = True
     elif no_client_secret:
@@ -176,7 +194,19 @@ def configure(
     checked = build_profile(name, path, values, in_file=True, environ=os.environ)
     unreachable: str | None = None
     if verify:
-        client = checked.build_client(MemoryStore(), secret or None)
+        if not secret and checked.settings.grant == "client-credentials":
+            # [m2m] The client cannot even be built without its secret.
+            secret = _stored_secret(state, profile) or os.environ.get(SECRET_ENV) or ""
+            if not secret:
+                raise CliError(
+                    "a client-credentials profile needs the app client secret: pass "
+                    f"--client-secret-stdin (it goes to the keyring), or set {SECRET_ENV}"
+                )
+            checked_secret: str | None = secret
+            secret = None  # already stored (or in the environment): not saved again
+        else:
+            checked_secret = secret or None
+        client = checked.build_client(MemoryStore(), checked_secret)
         try:
             unreachable = _verify_endpoints(checked, client)
         finally:

@@ -28,6 +28,7 @@ _PROMPTS = {
     "scopes": "Scopes, space-separated",
     "api_url": "API URL (empty: none)",
     "send": "Token the API expects (id or access)",
+    "password_flow": "Password sign-in: srp (console-default app clients) or user_password",
 }
 _OPTIONAL = frozenset({"domain", "redirect_uri", "api_url"})
 
@@ -71,6 +72,8 @@ def _ask_setting(key: str, values: dict[str, Any]) -> None:
         default = "openid"
     if key == "send" and default is None:
         default = "id"
+    if key == "password_flow" and default is None:
+        default = "user_password"
     optional = key in _OPTIONAL
     cognito = "issuer" not in values
 
@@ -131,6 +134,17 @@ def ask_settings(values: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
         _ask_setting("scopes", values)
     _ask_setting("api_url", values)
     _ask_setting("send", values)
+    if not oidc:
+        _ask_setting("password_flow", values)
+        remember = click.confirm(
+            "Remember this device, so MFA is asked once (if the pool remembers devices)?",
+            default=bool(values.get("remember_device")),
+            err=True,
+        )
+        if remember:
+            values["remember_device"] = True
+        else:
+            values.pop("remember_device", None)
     hint = "Enter: keep the stored one" if values.get("confidential") else "Enter: none"
     secret: str = click.prompt(
         f"App client secret ({hint})", default="", show_default=False, hide_input=True, err=True

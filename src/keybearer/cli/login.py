@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import click
 
-from keybearer._challenges import Challenge
+from keybearer._challenges import Challenge, SelectChallenge
 from keybearer._client import OAuthClient
 from keybearer._tokens import TokenSet
 from keybearer.cli import challenges, terminal
@@ -34,6 +34,12 @@ __all__ = ["login"]
 @click.option("--browser", "mode", flag_value="browser", help="Sign in in the browser (PKCE).")
 @click.option("--password", "mode", flag_value="password", help="Username and password.")
 @click.option("--paste", "mode", flag_value="paste", help="Show a URL, paste the redirect back.")
+@click.option(
+    "--passwordless",
+    "mode",
+    flag_value="passwordless",
+    help="A code sent by email or SMS (Cognito's choice-based sign-in, USER_AUTH).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
 @click.option("-u", "--username", metavar="NAME", help="The username (password sign-in).")
 @click.option(
@@ -65,6 +71,17 @@ def login(
     """
     profile = state.resolve()
     settings = profile.settings
+    if settings.grant == "client-credentials":  # [m2m] no person signs in
+        tokens = state.client(profile).valid_tokens()
+        if as_json:
+            terminal.print_json({"profile": profile.name, "signed_in": True})
+            return
+        terminal.out(
+            f"Profile {profile.name!r} uses client credentials: nobody signs in. A token "
+            f"was obtained; it expires {terminal.when(tokens.expires_at)} and is renewed "
+            "as needed."
+        )
+        return
     if password_stdin:
         if mode not in (None, "password"):
             raise CliError("--password-stdin goes with --password, not --" + mode)
@@ -83,12 +100,14 @@ def login(
             f"with the app client; run keybearer configure --profile {profile.name} "
             f"--redirect-uri {DEFAULT_REDIRECT} (after adding it to the app client)"
         )
-    if mode == "password" and settings.kind == "oidc":
-        raise CliError("password sign-in is for Cognito user pools; use --browser or --paste")
+    if mode in ("password", "passwordless") and settings.kind == "oidc":
+        raise CliError(f"{mode} sign-in is for Cognito user pools; use --browser or --paste")
 
     client = state.client(profile)
     if mode == "password":
         tokens = _login_password(client, username or settings.username, password_stdin)
+    elif mode == "passwordless":
+        tokens = _login_passwordless(client, username or settings.username)
     elif mode == "paste":
         tokens = _login_paste(client)
     else:
@@ -121,6 +140,24 @@ def _login_password(client: OAuthClient, username: str | None, from_stdin: bool)
     def start_again() -> TokenSet | Challenge:
         return client.login_password(user, password)
 
+    return _answer_challenges(client, result, start_again)
+
+
+def _login_passwordless(client: OAuthClient, username: str | None) -> TokenSet:
+    """USER_AUTH with a code Cognito sends by email or SMS; the code is asked for."""
+    if not username:
+        if not terminal.stdin_is_tty():
+            raise CliError("pass --username (or set KEYBEARER_USERNAME) for passwordless sign-in")
+        username = click.prompt("Username", err=True).strip()
+    user: str = username
+
+    def start_again() -> TokenSet | Challenge:
+        return client.login_user_auth(user)
+
+    with terminal.working("Signing in"):
+        result = start_again()
+    if isinstance(result, SelectChallenge):
+        result = challenges.choose(client, result, codes_only=True)
     return _answer_challenges(client, result, start_again)
 
 

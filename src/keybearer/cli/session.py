@@ -50,7 +50,12 @@ def is_live(tokens: TokenSet) -> bool:
 
 
 def need_session(client: OAuthClient, profile: ResolvedProfile) -> TokenSet:
-    """The stored session; LoginRequiredError when there is none or it has ended."""
+    """The stored session; LoginRequiredError when there is none or it has ended.
+
+    A client-credentials profile needs no sign-in: its token is obtained here.
+    """
+    if client.config.client_credentials:  # [m2m]
+        return client.valid_tokens()
     tokens = client.tokens
     if tokens is None:
         raise LoginRequiredError(f"not signed in ({profile.where})")
@@ -166,7 +171,7 @@ def token(state: State, kind: str | None, as_json: bool) -> None:
     client = state.client(profile)
     need_session(client, profile)
     tokens = client.valid_tokens()
-    chosen = kind or profile.settings.send
+    chosen = kind or client.config.send  # the profile's, or the grant's default
     raw = tokens.token("id" if chosen == "id" else "access")
     if as_json:
         terminal.print_json(
@@ -242,6 +247,27 @@ def logout(state: State, all_profiles: bool, everywhere: bool, as_json: bool) ->
             terminal.out("No profile was signed in.")
     if failed:
         raise click.exceptions.Exit(EXIT_USAGE)
+
+
+@click.command("forget-device")
+@profile_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def forget_device(state: State, as_json: bool) -> None:
+    """Forget this device: Cognito stops remembering it and its local secret is deleted.
+
+    The next sign-in asks for MFA again (and, with remember_device, remembers the
+    device anew). Not an error when no device is remembered.
+    """
+    profile = state.resolve()
+    client = state.client(profile)
+    forgotten = client.forget_device()
+    if as_json:
+        terminal.print_json({"profile": profile.name, "forgotten": forgotten})
+    elif forgotten:
+        terminal.out(f"This device is forgotten for profile {profile.name!r}.")
+    else:
+        terminal.out(f"No device is remembered for profile {profile.name!r}.")
 
 
 @click.command("profiles")

@@ -12,7 +12,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from keybearer.testing._dispatch import Dispatcher, WSGIApp
-from keybearer.testing._serving import LOOPBACK
+from keybearer.testing._serving import LOOPBACK, ConnectionTracking
 
 if TYPE_CHECKING:
     import socketserver
@@ -54,6 +54,7 @@ def _b64_int(value: str) -> int:
 
 def _private_key(jwk: dict[str, Any]) -> Any:
     """An RSA private key from a JWK with ``n``, ``e`` and ``d``, built without re-validation."""
+    # Imported here with moto, which brings cryptography in: only when a LocalCognito starts.
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     n, e, d = _b64_int(jwk["n"]), _b64_int(jwk["e"]), _b64_int(jwk["d"])
@@ -71,6 +72,7 @@ def _private_key(jwk: dict[str, Any]) -> Any:
 
 
 def _share_the_pool_key() -> None:
+    # Imported here: moto pulls in flask, boto and hundreds of modules.
     from moto.cognitoidp import models
 
     current = vars(models)["jwk"]
@@ -93,8 +95,6 @@ def make_moto_server(port: int, dispatcher: Dispatcher) -> socketserver.BaseServ
         create_backend_app,
     )
     from werkzeug.serving import ThreadedWSGIServer
-
-    from keybearer.testing._serving import ConnectionTracking
 
     class _Handler(_QuietRequestHandlerMixin, MotoRequestHandler):
         pass

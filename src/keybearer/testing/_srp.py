@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import re
 import secrets
 import threading
 import uuid
@@ -41,31 +40,10 @@ from typing import Any
 
 from keybearer._protocol import srp
 from keybearer.testing._dispatch import Call, CognitoError, Handler, Moto, Reply
+from keybearer.testing._srp_exchanges import WRONG, Exchanges
 from keybearer.testing._state import ClientView, IdpState
 
 _MFA = ("SOFTWARE_TOKEN_MFA", "SMS_MFA")
-_TIMESTAMP = re.compile(
-    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
-    r"[1-9]\d? \d\d:\d\d:\d\d UTC \d{4}$"
-)
-_WRONG = "Incorrect username or password."
-
-
-@dataclass
-class _Exchange:
-    """One SRP exchange in flight, found again by its secret block."""
-
-    pool_id: str
-    client_id: str
-    username: str
-    prefix: str
-    identity: str
-    big_a: int
-    small_b: int = field(repr=False)
-    big_b: int
-    verifier: int = field(repr=False)
-    device_key: str | None = None
-    pending: dict[str, Any] | None = None
 
 
 @dataclass
@@ -113,9 +91,9 @@ class AuthServer:
     def __init__(self, state: IdpState) -> None:
         self._state = state
         self._lock = threading.RLock()
-        self._verifiers: dict[tuple[str, str, str], tuple[str, int]] = {}
-        self._exchanges: dict[str, _Exchange] = {}
-        self._pending: dict[str, tuple[dict[str, Any], _Exchange]] = {}
+        self._srp = Exchanges()
+        # DEVICE_SRP_AUTH sessions: the answer the device proof unlocks, user, device key.
+        self._pending: dict[str, tuple[dict[str, Any], str, str]] = {}
         self._choices: dict[str, tuple[str, str, str]] = {}
         self._codes: dict[str, tuple[str, str, str, str]] = {}
         self._last_code: dict[str, str] = {}
@@ -257,74 +235,23 @@ class AuthServer:
             raise CognitoError("ResourceNotFoundException", "Device does not exist.")
         return device
 
-    def _verifier(self, pool: Any, user: Any) -> tuple[str, int]:
-        """The user's salt and verifier, derived once per password."""
-        ident = (pool.id, user.username, user.password)
-        if ident not in self._verifiers:
-            salt = srp.pad_hex(secrets.randbits(128))
-            v = srp.verifier(srp.pool_name(pool.id), user.id, user.password, salt)
-            self._verifiers[ident] = (salt, v)
-        return self._verifiers[ident]
-
-    # -- SRP, the server's half --
-
-    def _exchange(self, base: _Exchange, salt_hex: str, username: str) -> dict[str, Any]:
-        if base.big_a % srp.N == 0:
-            raise CognitoError("InvalidParameterException", "SRP_A is invalid")
-        block = base64.b64encode(secrets.token_bytes(64)).decode()
-        self._exchanges[block] = base
-        return {
-            "SALT": salt_hex,
-            "SRP_B": f"{base.big_b:x}",
-            "SECRET_BLOCK": block,
-            "USERNAME": username,
-        }
-
-    @staticmethod
-    def _new_exchange(
-        pool: Any, client: Any, username: str, prefix: str, identity: str, a_hex: object, v: int
-    ) -> _Exchange:
-        try:
-            big_a = int(str(a_hex), 16)
-        except ValueError:
-            raise CognitoError("InvalidParameterException", "SRP_A is not hex") from None
-        small_b = secrets.randbits(1024)
-        big_b = (srp.K * v + pow(srp.G, small_b, srp.N)) % srp.N
-        return _Exchange(pool.id, client.id, username, prefix, identity, big_a, small_b, big_b, v)
-
-    def _prove(self, responses: dict[str, Any]) -> _Exchange:
-        """Check PASSWORD_CLAIM_SIGNATURE against the exchange its secret block names."""
-        block = responses.get("PASSWORD_CLAIM_SECRET_BLOCK")
-        exchange = self._exchanges.pop(str(block), None)
-        if exchange is None:
-            raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
-        stamp = responses.get("TIMESTAMP")
-        signature = responses.get("PASSWORD_CLAIM_SIGNATURE")
-        if (
-            not isinstance(stamp, str)
-            or not _TIMESTAMP.match(stamp)
-            or not isinstance(signature, str)
-        ):
-            raise CognitoError("NotAuthorizedException", _WRONG)
-        u = srp.scramble(exchange.big_a, exchange.big_b)
-        shared = pow(exchange.big_a * pow(exchange.verifier, u, srp.N), exchange.small_b, srp.N)
-        key = srp.session_key(shared, u)
-        expected = srp.claim_signature(key, exchange.prefix, exchange.identity, str(block), stamp)
-        if not hmac.compare_digest(expected, signature):
-            raise CognitoError("NotAuthorizedException", _WRONG)
-        return exchange
-
     def _srp_start(self, pool: Any, client: ClientView, params: dict[str, Any]) -> Reply:
         username = params.get("USERNAME")
         self._state.check_secret_hash(client, str(username), params.get("SECRET_HASH"))
         user = self._user(pool, username)
         device = self._known_device(pool.id, params.get("DEVICE_KEY"))
-        salt, v = self._verifier(pool, user)
-        exchange = self._new_exchange(
-            pool, client, user.username, srp.pool_name(pool.id), user.id, params.get("SRP_A"), v
+        salt, v = self._srp.user_verifier(pool, user)
+        exchange, parameters = self._srp.start(
+            pool_id=pool.id,
+            client_id=client.id,
+            username=user.username,
+            prefix=srp.pool_name(pool.id),
+            identity=user.id,
+            a_hex=params.get("SRP_A"),
+            verifier=v,
+            salt_hex=salt,
         )
         exchange.device_key = device.key if device is not None else None
-        parameters = self._exchange(exchange, salt, user.username)
         parameters["USER_ID_FOR_SRP"] = user.id
         return _ok(
             {
@@ -339,9 +266,9 @@ class AuthServer:
     ) -> Reply:
         doc = call.json()
         pool, client = self._client(doc)
-        exchange = self._prove(responses)
+        exchange = self._srp.prove(responses)
         if exchange.client_id != client.id:
-            raise CognitoError("NotAuthorizedException", _WRONG)
+            raise CognitoError("NotAuthorizedException", WRONG)
         # Proved: the wrapped handler checks SECRET_HASH and moto goes on (MFA, a new
         # password, tokens); moto finds its session by the secret block here.
         block = str(responses["PASSWORD_CLAIM_SECRET_BLOCK"])
@@ -379,8 +306,7 @@ class AuthServer:
         )
         if provable and ("AuthenticationResult" in result or result.get("ChallengeName") in _MFA):
             session = str(uuid.uuid4())
-            placeholder = _Exchange(pool.id, client.id, username, "", "", 0, 0, 0, 0, str(key))
-            self._pending[session] = (result, placeholder)
+            self._pending[session] = (result, username, str(key))
             return {
                 "ChallengeName": "DEVICE_SRP_AUTH",
                 "Session": session,
@@ -410,26 +336,26 @@ class AuthServer:
         if session is None:
             # pycognito sends no Session here; Cognito finds the sign-in by its device key.
             key = responses.get("DEVICE_KEY")
-            session = next((s for s, (_, p) in self._pending.items() if p.device_key == key), None)
+            session = next((s for s, (_, _, k) in self._pending.items() if k == key), None)
         pending = self._pending.pop(str(session), None)
         if pending is None:
             raise CognitoError("NotAuthorizedException", "Invalid session for the user.")
-        result, placeholder = pending
+        result, username, key = pending
         device = self._known_device(pool.id, responses.get("DEVICE_KEY"))
-        if device is None or device.key != placeholder.device_key:
+        if device is None or device.key != key:
             raise CognitoError("NotAuthorizedException", "Invalid device key given.")
-        exchange = self._new_exchange(
-            pool,
-            client,
-            placeholder.username,
-            device.group,
-            device.key,
-            responses.get("SRP_A"),
-            device.verifier,
+        exchange, parameters = self._srp.start(
+            pool_id=pool.id,
+            client_id=client.id,
+            username=username,
+            prefix=device.group,
+            identity=device.key,
+            a_hex=responses.get("SRP_A"),
+            verifier=device.verifier,
+            salt_hex=device.salt_hex,
         )
         exchange.device_key = device.key
         exchange.pending = result
-        parameters = self._exchange(exchange, device.salt_hex, placeholder.username)
         parameters["DEVICE_KEY"] = device.key
         return _ok(
             {
@@ -441,7 +367,7 @@ class AuthServer:
 
     def _device_verifier(self, doc: dict[str, Any], responses: dict[str, Any]) -> Reply:
         pool, client = self._client(doc)
-        exchange = self._prove(responses)
+        exchange = self._srp.prove(responses)
         result = exchange.pending or {}
         if result.get("ChallengeName") in _MFA and self._tracking[pool.id].skip_mfa:
             self._state.backend().sessions.pop(result.get("Session"), None)
@@ -561,7 +487,7 @@ class AuthServer:
         if not isinstance(password, str) or not hmac.compare_digest(
             password.encode(), str(user.password).encode()
         ):
-            raise CognitoError("NotAuthorizedException", _WRONG)
+            raise CognitoError("NotAuthorizedException", WRONG)
         result = self._tokens(pool, client, user.username)
         return _ok(self._after_primary(pool, client, user.username, result, params))
 
