@@ -50,6 +50,7 @@ from keybearer._jose.unverified import unverified_claims
 from keybearer._protocol import cognito_idp as idp
 from keybearer._protocol import oauth
 from keybearer._signin.redirect import Redirect, parse_redirect
+from keybearer._tokens import is_text
 from keybearer.stores.keyring import KeyringStore
 from keybearer.verify import CognitoVerifier, JwtVerifier
 
@@ -1172,3 +1173,162 @@ def socket_closed_port() -> Iterator[int]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     yield port
+
+
+# -- redaction of provider messages (finding 4) ---------------------------------------------
+
+#: Secrets as providers and users make them: random tokens, passwords, odd text.
+secrets = st.one_of(
+    st.text(st.sampled_from("ABCDEFabcdef0123456789-_.~+/="), min_size=16, max_size=120),
+    st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=6, max_size=40),
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=4, max_size=40),
+)
+#: Secrets that cannot occur in keybearer's own words: whatever of one shows was quoted.
+marked_secrets = secrets.map(lambda secret: "\u00a7" + secret)
+
+
+@FUZZ
+@given(
+    secret=secrets,
+    before=anything,
+    after=anything,
+    limit=st.integers(1, 600),
+    spelling=st.sampled_from(["as-is", "url", "json"]),
+    padding=st.integers(0, 600),
+)
+def test_a_quoted_secret_never_survives_redaction_and_clipping(
+    secret: str, before: str, after: str, limit: int, spelling: str, padding: int
+) -> None:
+    from urllib.parse import quote
+
+    from keybearer._redact import FRAGMENT, provider_text
+
+    quoted = {
+        "as-is": secret,
+        "url": quote(secret, safe=""),
+        "json": json.dumps(secret)[1:-1],
+    }[spelling]
+    text = provider_text("x" * padding + before + quoted + after, [secret], limit=limit)
+    assert text is not None
+    assert len(text) <= limit
+    assume(secret not in before + after)  # text that holds it by itself proves nothing
+    assert secret not in text
+    if len(secret) >= FRAGMENT:
+        for start in range(len(secret) - FRAGMENT + 1):
+            assert secret[start : start + FRAGMENT] not in text
+
+
+@FUZZ
+@given(
+    password=marked_secrets,
+    refresh=marked_secrets,
+    client_secret=marked_secrets,
+    where=st.sampled_from(["message", "Message", "__type", "header", "split"]),
+    status=st.sampled_from([400, 401, 403, 429, 500, 503]),
+    padding=st.integers(0, 600),
+)
+def test_a_cognito_error_quoting_what_was_sent_says_none_of_it(
+    password: str, refresh: str, client_secret: str, where: str, status: int, padding: int
+) -> None:
+    assume(is_text(client_secret) and is_text(password))
+    config = CognitoConfig(
+        user_pool_id=POOL, client_id=CLIENT, client_secret=client_secret, timeout=5.0
+    )
+    body = {"AuthParameters": {"USERNAME": "alice", "PASSWORD": password, "REFRESH_TOKEN": refresh}}
+    request = idp.request(config, "InitiateAuth", body)
+    quoted = "x" * padding + f"{password} {refresh} {client_secret}"
+    headers: dict[str, str] = {}
+    answer: dict[str, Any] = {"__type": "NotAuthorizedException"}
+    if where == "header":
+        headers["x-amzn-ErrorType"] = quoted.encode("ascii", "replace").decode()
+    elif where == "split":
+        half = len(refresh) // 2
+        answer = {"__type": refresh[:half], "message": refresh[half:]}
+    else:
+        answer[where] = quoted
+    response = httpx.Response(status, headers=headers, content=_dumps(answer), request=request)
+    error = outcome(lambda: idp.parse(response, idp.Purpose.LOGIN))
+    assert isinstance(error, errors.KeybearerError)
+    said = [str(part) for part in (error, error.args, error.code, error.provider_message)]
+    for secret in (password, refresh, client_secret):
+        for text in said:
+            assert secret not in text
+            if len(secret) >= 16:
+                assert secret[:16] not in text
+                assert secret[-16:] not in text
+
+
+@FUZZ
+@given(
+    code=marked_secrets,
+    verifier=marked_secrets,
+    client_secret=marked_secrets,
+    field=st.sampled_from(["error", "error_description"]),
+    status=st.sampled_from([400, 401, 403]),
+    padding=st.integers(0, 400),
+)
+def test_a_token_endpoint_error_quoting_what_was_sent_says_none_of_it(
+    code: str, verifier: str, client_secret: str, field: str, status: int, padding: int
+) -> None:
+    assume(all(is_text(value) for value in (code, verifier, client_secret)))
+    client = oauth.OAuthClientInfo(CLIENT, client_secret, "client_secret_basic", 5.0)
+    flow = oauth.exchange_code(
+        ENDPOINTS, client, code=code, verifier=verifier, redirect_uri=REDIRECT, clock=lambda: NOW
+    )
+    request = next(flow)
+    answer = {"error": "invalid_grant", field: "x" * padding + f"{code} {verifier} {client_secret}"}
+    with pytest.raises(errors.KeybearerError) as caught:
+        flow.send(httpx.Response(status, content=_dumps(answer), request=request))
+    error = caught.value
+    said = [str(part) for part in (error, error.args, error.code, error.provider_message)]
+    for secret in (code, verifier, client_secret):
+        for text in said:
+            assert secret not in text
+            if len(secret) >= 16:
+                assert secret[:16] not in text
+                assert secret[-16:] not in text
+
+
+# -- hosts: one form for internationalised names, no *.localhost (findings 8, 11) -----------
+
+labels = st.text(
+    st.sampled_from(
+        "abcdefghijklmnopqrstuvwxyz0123456789\u00e4\u00f6\u00fc\u00e9\u00df\u4e2d\u6587"
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@FUZZ
+@given(label=labels, port=st.none() | st.integers(1, 65535), upper=st.booleans())
+def test_an_internationalised_host_matches_in_either_spelling(
+    label: str, port: int | None, upper: bool
+) -> None:
+    from keybearer._io.hosts import HostAllowList
+
+    host = f"{label}.example.test"
+    try:
+        ascii_host = httpx.URL(f"https://{host}/").raw_host.decode()
+    except httpx.InvalidURL:
+        assume(False)
+    suffix = f":{port}" if port else ""
+    url_port = f":{port}" if port else ""
+    for entry, requested in ((ascii_host, host), (host, ascii_host)):
+        entry = entry.upper() if upper and entry.isascii() else entry
+        allowed = HostAllowList([entry + suffix])
+        assert allowed.permits(httpx.URL(f"https://{requested}{url_port}/x"))
+        assert not allowed.permits(httpx.URL(f"https://other-{ascii_host}{url_port}/x"))
+
+
+@FUZZ
+@given(name=st.from_regex(r"[a-z0-9-]{1,20}(\.[a-z0-9-]{1,20}){0,2}", fullmatch=True))
+def test_no_name_under_localhost_counts_as_loopback(name: str) -> None:
+    from keybearer._io.hosts import HostAllowList
+    from keybearer._io.urls import is_loopback_host
+
+    host = f"{name}.localhost"
+    assert not is_loopback_host(host)
+    assert not HostAllowList([host]).permits(httpx.URL(f"http://{host}:8080/x"))
+    with pytest.raises(errors.ConfigurationError):
+        keybearer.OAuthClient.cognito(POOL, CLIENT, idp_url=f"http://{host}/")

@@ -13,7 +13,9 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +28,8 @@ from pytest_httpx import HTTPXMock
 import keybearer
 from cognito_shapes import CLIENT, ISSUER, POOL, SigningKey, auth_result, fake_jwt, shapes_jwks
 from keybearer import errors
-from support import FakeClock
+from keybearer.testing import AppClient, LocalCognito, Pool, ProtectedApi
+from support import FakeClock, Person
 
 API = "https://api.example.test"
 
@@ -189,6 +192,19 @@ def test_no_token_for_a_host_outside_the_allow_list(url: str) -> None:
         (["127.0.0.1"], "http://127.0.0.1:8080/x", True),
         (["[::1]"], "http://[::1]:8080/x", True),
         (["127.0.0.1"], "http://127.0.0.2/x", False),
+        # Internationalised names match in either spelling (finding 11: punycode
+        # entries never matched, since httpx shows the host decoded).
+        (["xn--bcher-kva.example"], "https://b\u00fccher.example/x", True),
+        (["xn--bcher-kva.example:8443"], "https://b\u00fccher.example:8443/x", True),
+        (["XN--BCHER-KVA.example"], "https://B\u00dcCHER.example/x", True),
+        (["b\u00fccher.example"], "https://xn--bcher-kva.example/x", True),
+        (["https://xn--bcher-kva.example"], "https://b\u00fccher.example/x", True),
+        (["xn--bcher-kva.example"], "https://bucher.example/x", False),
+        # Only localhost, 127.0.0.0/8 and ::1 are loopback (finding 8): a name under
+        # .localhost may resolve anywhere, so plain http to it gets no token.
+        (["api.localhost"], "http://api.localhost:8080/x", False),
+        (["api.localhost"], "https://api.localhost/x", True),
+        (["localhost.example.test"], "http://localhost.example.test/x", False),
     ],
 )
 def test_the_allow_list_on_a_users_own_client(
@@ -470,3 +486,207 @@ def test_no_secret_ever_travels_in_a_url(httpx_mock: HTTPXMock, clock: FakeClock
         for value in secrets:
             if "refresh" in value or value in (password, secret):
                 assert value not in blob
+
+
+# -- *.localhost is not loopback (finding 8) ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.localhost:8000",
+        "http://localhost.localhost",
+        "http://127.0.0.1.nip.io",
+        "http://localhost.example.test",
+    ],
+)
+def test_plain_http_to_a_name_that_only_looks_local_is_refused_for_secrets(url: str) -> None:
+    with pytest.raises(errors.ConfigurationError, match="plain http"):
+        keybearer.OAuthClient.cognito(POOL, CLIENT, idp_url=url, store=keybearer.MemoryStore())
+    client = signed_in()
+    with pytest.raises(errors.ConfigurationError, match="plain http"):
+        client.http(base_url=url)
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST", "127.0.0.1", "127.1.2.3", "::1", "[::1]"]
+)
+def test_loopback_is_localhost_127_8_and_ipv6_one(host: str) -> None:
+    from keybearer._io.urls import is_loopback_host
+
+    assert is_loopback_host(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["api.localhost", "x.y.localhost", "localhost.", "128.0.0.1", "::2", "0.0.0.0"]
+)
+def test_nothing_else_is_loopback(host: str) -> None:
+    from keybearer._io.urls import is_loopback_host
+
+    assert not is_loopback_host(host)
+
+
+# -- tokens from another pool (finding 6) ------------------------------------------------
+
+
+def test_password_sign_in_refuses_tokens_from_a_pool_that_is_not_the_configured_one(
+    cognito: LocalCognito, pool: Pool
+) -> None:
+    # cognito-idp finds the pool by the app client, not by the pool id: a client id of
+    # another pool, paired with this pool's id, signs in there.
+    other = cognito.create_pool()
+    app = cognito.create_app_client(other)
+    cognito.create_user(other, "stranger", "Correct-Horse-1")
+    store = keybearer.MemoryStore()
+    client = keybearer.OAuthClient.cognito(pool.id, app.id, idp_url=cognito.url, store=store)
+
+    with pytest.raises(errors.ConfigurationError) as caught:
+        client.login_password("stranger", "Correct-Horse-1")
+
+    message = str(caught.value)
+    assert other.id in message  # which pool answered
+    assert pool.id in message  # which one was configured
+    assert client.tokens is None
+    assert store.load(client.config.store_key) is None
+
+
+async def test_async_password_sign_in_refuses_tokens_from_another_pool(
+    cognito: LocalCognito, pool: Pool
+) -> None:
+    other = cognito.create_pool()
+    app = cognito.create_app_client(other)
+    cognito.create_user(other, "stranger", "Correct-Horse-1")
+    client = keybearer.OAuthClient.cognito(
+        pool.id, app.id, idp_url=cognito.url, store=keybearer.MemoryStore()
+    )
+    with pytest.raises(errors.ConfigurationError, match=other.id):
+        await client.alogin_password("stranger", "Correct-Horse-1")
+    assert client.tokens is None
+
+
+def test_password_sign_in_refuses_tokens_that_name_no_issuer() -> None:
+    result = auth_result()
+    result["AuthenticationResult"]["AccessToken"] = fake_jwt({"sub": "s", "username": "u"})
+    client = keybearer.OAuthClient.cognito(POOL, CLIENT, store=keybearer.MemoryStore())
+    client._session._sync_http = httpx.Client(
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=result))
+    )
+    with pytest.raises(errors.ConfigurationError, match="names no issuer"):
+        client.login_password("alice", "Correct-Horse-1")
+    assert client.tokens is None
+
+
+# -- no environment proxy for loopback (finding 7) -----------------------------------------
+
+
+class Proxy:
+    """A TCP listener standing in for an HTTP proxy: it records each connection, then closes it."""
+
+    def __init__(self) -> None:
+        self.contacted = threading.Event()
+        self.connections = 0
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            self.contacted.set()
+            connection.close()
+
+    def stop(self) -> None:
+        self.listener.close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[Proxy]:
+    """A proxy named in the environment the way corporate machines do it."""
+    listener = Proxy()
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(name, listener.url)
+    for name in ("NO_PROXY", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    yield listener
+    listener.stop()
+
+
+@pytest.fixture
+def warm_api(
+    api: ProtectedApi, cognito: LocalCognito, pool: Pool, public_client: AppClient
+) -> ProtectedApi:
+    """The protected API with the pool's keys already downloaded, before any proxy is set.
+
+    The stand-in fetches its keys with plain httpx, which honours proxies: that is the
+    test kit, not keybearer, and not what these tests are about.
+    """
+    user = cognito.create_user(pool, f"warm-{uuid.uuid4().hex[:8]}", "Correct-Horse-1")
+    client = keybearer.OAuthClient.cognito(
+        pool.id, public_client.id, idp_url=cognito.url, store=keybearer.MemoryStore()
+    )
+    client.login_password(user.username, "Correct-Horse-1")
+    with client.http(base_url=api.url) as http:
+        assert http.get("/pets").status_code == 200
+    client.close()
+    return api
+
+
+def test_the_environment_proxy_is_real_for_remote_hosts(proxy: Proxy) -> None:
+    # The control: the proxy in the environment is used, so the tests below mean something.
+    client = signed_in()
+    with client.http(base_url=API) as http, pytest.raises(httpx.HTTPError):
+        http.get("/pets")
+    assert proxy.contacted.is_set()
+
+
+def test_a_loopback_api_never_goes_through_an_environment_proxy(
+    warm_api: ProtectedApi,
+    person: Person,
+    proxy: Proxy,
+    cognito: LocalCognito,
+    pool: Pool,
+    public_client: AppClient,
+) -> None:
+    api = warm_api
+    client = keybearer.OAuthClient.cognito(
+        pool.id, public_client.id, idp_url=cognito.url, store=keybearer.MemoryStore()
+    )
+    client.login_password(person.username, person.password)  # http to a loopback idp_url
+    localhost = api.url.replace("127.0.0.1", "localhost")
+    for base_url in (api.url, localhost):
+        with client.http(base_url=base_url) as http:
+            assert http.get("/pets").status_code == 200
+    client.close()
+    assert proxy.connections == 0
+
+
+async def test_a_loopback_api_never_goes_through_an_environment_proxy_async(
+    warm_api: ProtectedApi,
+    person: Person,
+    proxy: Proxy,
+    cognito: LocalCognito,
+    pool: Pool,
+    public_client: AppClient,
+) -> None:
+    api = warm_api
+    client = keybearer.OAuthClient.cognito(
+        pool.id, public_client.id, idp_url=cognito.url, store=keybearer.MemoryStore()
+    )
+    await client.alogin_password(person.username, person.password)
+    async with client.async_http(base_url=api.url) as http:
+        assert (await http.get("/pets")).status_code == 200
+    await client.arefresh()
+    assert proxy.connections == 0
+
+
+def test_an_explicit_proxy_argument_is_the_callers_choice(proxy: Proxy, api: ProtectedApi) -> None:
+    client = signed_in()
+    with client.http(base_url=api.url, proxy=proxy.url) as http, pytest.raises(httpx.HTTPError):
+        http.get("/pets")
+    assert proxy.contacted.is_set()

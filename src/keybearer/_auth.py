@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 
 from keybearer._io.hosts import HostAllowList
-from keybearer._io.urls import check_secure_url
+from keybearer._io.urls import check_secure_url, loopback_mounts
 from keybearer._session import Session
 from keybearer._tokens import TokenSet
 from keybearer.errors import ConfigurationError, UnauthorizedError
@@ -25,7 +25,8 @@ def client_options(
 ) -> dict[str, Any]:
     """An httpx client's arguments: the caller's (a copy, never changed), ``auth`` and TLS.
 
-    The auth sends tokens to ``base_url``'s host and the configured ``api_hosts``.
+    The auth sends tokens to ``base_url``'s host and the configured ``api_hosts``;
+    loopback hosts are mounted without proxy (:func:`keybearer._io.urls.loopback_mounts`).
     """
     if "auth" in options:
         raise ConfigurationError("http()/async_http() set auth themselves; do not pass auth=")
@@ -39,6 +40,10 @@ def client_options(
         hosts.append(str(httpx.URL(str(base_url)).copy_with(path="/", query=None)))
     auth = KeybearerAuth(session, HostAllowList(hosts), raise_on_unauthorized=raise_on_unauthorized)
     result = {**options, "auth": auth}
+    if "proxy" not in options:
+        # A loopback API never goes through an environment proxy: the token
+        # would cross it in clear text. The caller's own mounts win.
+        result["mounts"] = {**loopback_mounts(hosts), **(options.get("mounts") or {})}
     # httpx builds a new SSL context for every client, reading the CA bundle
     # (~20 ms); a client per thread or per task would pay it every time.
     # Share the session's context unless the caller chose TLS settings.

@@ -134,6 +134,11 @@ class ClientConfig(BaseModel):
         raise NotImplementedError
 
     @property
+    def provider_urls(self) -> tuple[str, ...]:
+        """The provider URLs configured (not discovered): their hosts skip proxies if loopback."""
+        return ()
+
+    @property
     def describe(self) -> str:
         """A short, secret-free name of the app client for messages."""
         return f"app client {self.client_id}, profile {self.profile!r}"
@@ -225,6 +230,10 @@ class CognitoConfig(ClientConfig):
         return f"cognito:{self.user_pool_id}:{self.client_id}:{self.profile}{self._grant_key()}"
 
     @property
+    def provider_urls(self) -> tuple[str, ...]:
+        return tuple(u for u in (self.idp_url, self.issuer, self.jwks_url, self.domain) if u)
+
+    @property
     def describe(self) -> str:
         return f"user pool {self.user_pool_id}, {super().describe}"
 
@@ -257,6 +266,10 @@ class OidcConfig(ClientConfig):
     def store_key(self) -> str:
         issuer = self.issuer.rstrip("/")
         return f"oidc:{issuer}:{self.client_id}:{self.profile}{self._grant_key()}"
+
+    @property
+    def provider_urls(self) -> tuple[str, ...]:
+        return (self.issuer,)
 
     @property
     def describe(self) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from keybearer._redact import redact, response_secrets
 from keybearer._tokens import TokenSet
 
 # Scopes any Cognito token can carry; a method's OAuth scopes are custom ones
@@ -60,7 +61,9 @@ def _api_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         message = body.get("message") or body.get("Message")
         if isinstance(message, str):
-            return _JWT_LIKE.sub("[token]", message)[:300]
+            # Any JWT the API quoted is masked; then whatever else of the token
+            # sent (an opaque one, a fragment) is redacted, before the cut.
+            return redact(_JWT_LIKE.sub("[token]", message), response_secrets(response))[:300]
     return ""
 
 

@@ -29,6 +29,7 @@ import httpx
 from keybearer._config import ClientConfig, CognitoConfig, OidcConfig
 from keybearer._io import drive
 from keybearer._io.drive import Retry, run_async, run_sync
+from keybearer._io.urls import loopback_mounts
 from keybearer._locks import (
     acquire_process_lock,
     acquire_thread_lock,
@@ -489,6 +490,7 @@ class Session:
                         verify=self.ssl_context(),
                         timeout=self.config.timeout,
                         transport=self._transport,
+                        mounts=loopback_mounts(self.config.provider_urls),
                     )
         return self._sync_http
 
@@ -501,7 +503,10 @@ class Session:
         if self._ssl is None:
             await asyncio.to_thread(self.ssl_context)
         async with httpx.AsyncClient(
-            verify=self.ssl_context(), timeout=self.config.timeout, transport=self._async_transport
+            verify=self.ssl_context(),
+            timeout=self.config.timeout,
+            transport=self._async_transport,
+            mounts=loopback_mounts(self.config.provider_urls),
         ) as http:
             return await run_async(flow, http, retry=self._retry)
 

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
 
+from keybearer._chains import detached
 from keybearer._jose.unverified import unverified_claims
 from keybearer.errors import LoginRequiredError, StoreError
 
@@ -240,6 +241,7 @@ class TokenSet(BaseModel):
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
+    @detached()  # the decode or validation error holds the stored text: the tokens
     def from_json(cls, text: str) -> TokenSet:
         """Parse what :meth:`to_json` wrote; a damaged value raises ``StoreError``."""
         try:

@@ -39,7 +39,12 @@ Catch at the level you care about::
         ├── MissingScopeError         scope lacks a scope that is required
         └── NonceMismatchError        nonce is not the one sent with the login request
 
-Every message is safe to log: none carries a token, password, secret or code.
+Every message is safe to log: none carries a token, password, secret or code,
+and neither does anything an error holds (``args``, attributes, ``__cause__``,
+``__context__``): a provider's message is redacted of every secret the request
+carried before it is clipped, and an error made from a foreign exception that
+may hold a secret (a decode error, a pydantic ``ValidationError``) leaves it
+behind.
 A :class:`TokenInvalidError` names the claim and shows the expected and actual
 values of claims such as ``iss``, ``aud`` or ``scope``, never the token itself
 (nor a nonce, which stays private to the login that sent it).
@@ -224,15 +229,23 @@ class ProviderError(KeybearerError):
 class UnauthorizedError(KeybearerError):
     """The API refused a fresh token: 401 after one refresh and retry, or 403.
 
-    ``response`` is the API's ``httpx.Response``; ``diagnosis`` the likely cause
-    and fix (also in the message). Raised only by clients made with
-    ``http(raise_on_unauthorized=True)``; otherwise the response is returned
-    with the diagnosis attached (``keybearer.explain(response)``).
+    ``response`` is a copy of the API's ``httpx.Response`` that holds no
+    credential: its request's ``Authorization`` header reads ``[redacted]``, and
+    the token is redacted wherever the answer quotes it. ``diagnosis`` is the
+    likely cause and fix (also in the message). Raised only by clients made
+    with ``http(raise_on_unauthorized=True)``; otherwise the response is
+    returned with the diagnosis attached (``keybearer.explain(response)``).
     """
 
     def __init__(self, message: str, *, response: Any, diagnosis: Any) -> None:
         super().__init__(message, status_code=getattr(response, "status_code", None))
-        self.response = response
+        # Lazy: `import keybearer.verify` (which imports this module) must not load
+        # httpx; by the time an API answered 401, it is loaded anyway.
+        from keybearer._redact import scrubbed_response
+
+        # An exception travels far (logs, error trackers, pickles): it must not
+        # carry the token the request was sent with.
+        self.response = scrubbed_response(response)
         self.diagnosis = diagnosis
 
     def __reduce__(self) -> Any:

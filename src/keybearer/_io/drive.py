@@ -25,9 +25,17 @@ from typing import TypeVar
 
 import httpx
 
+from keybearer._chains import detached
 from keybearer._protocol import Flow, responses
 from keybearer._protocol.responses import aws_error_type, retry_after
-from keybearer.errors import NetworkError, ProtocolError, RequestTimeoutError, TransientError
+from keybearer._redact import request_secrets, scrub
+from keybearer.errors import (
+    KeybearerError,
+    NetworkError,
+    ProtocolError,
+    RequestTimeoutError,
+    TransientError,
+)
 
 T = TypeVar("T")
 
@@ -148,6 +156,7 @@ class _Body:
         )
 
 
+@detached()  # a TransportError keeps the request: its body holds the secrets
 def _send_sync(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     body = _Body(request)
     try:
@@ -164,6 +173,7 @@ def _send_sync(client: httpx.Client, request: httpx.Request) -> httpx.Response:
     return body.response(streamed)
 
 
+@detached()
 async def _send_async(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
     body = _Body(request)
     try:
@@ -215,6 +225,11 @@ def _exchanges(
         except StopIteration as stop:
             result: T = stop.value
             return result
+        except KeybearerError as exc:
+            # Backstop for every flow on every endpoint: whatever it says about
+            # this answer is redacted of the secrets the request carried.
+            scrub(exc, request_secrets(request))
+            raise
 
 
 def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None) -> T:

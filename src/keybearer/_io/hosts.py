@@ -11,8 +11,27 @@ from keybearer._io.urls import is_loopback_host
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
+def canonical_host(host: str) -> str:
+    """``host`` in the one form both sides of a comparison use: lower-case IDNA (punycode).
+
+    ``bücher.example``, ``BÜCHER.example`` and ``xn--bcher-kva.example`` are one
+    host; IP literals stay as they are (IPv6 without brackets). ``ValueError`` if
+    it is not a host httpx can send to.
+    """
+    bare = host.strip("[]")
+    literal = f"[{bare}]" if ":" in bare else bare
+    try:
+        url = httpx.URL(f"https://{literal}/")
+    except httpx.InvalidURL as exc:
+        raise ValueError(str(exc)) from None
+    return url.raw_host.decode("ascii").lower()
+
+
 def parse_entry(entry: str) -> tuple[str, int | None]:
-    """``(host, port or None)`` for an allow-list entry; ``ValueError`` if it is none."""
+    """``(host, port or None)`` for an allow-list entry; ``ValueError`` if it is none.
+
+    The host is in :func:`canonical_host` form.
+    """
     text = entry.strip()
     if "://" in text:
         # A URL names one origin: its port is pinned, defaulting by scheme.
@@ -35,7 +54,7 @@ def parse_entry(entry: str) -> tuple[str, int | None]:
     host = url.host if url is not None else text.strip("[]")
     if not host or any(ch.isspace() or ch in "/?#@" for ch in host):
         raise ValueError("it names no host")
-    return host.lower(), port
+    return canonical_host(host), port
 
 
 class HostAllowList:
@@ -47,7 +66,7 @@ class HostAllowList:
 
     def __init__(self, entries: Iterable[str]) -> None:
         self._entries = frozenset(parse_entry(entry) for entry in entries if entry.strip())
-        self._decided: dict[tuple[str, str, int | None], bool] = {}
+        self._decided: dict[tuple[str, bytes, int | None], bool] = {}
 
     def __bool__(self) -> bool:
         return bool(self._entries)
@@ -57,16 +76,16 @@ class HostAllowList:
         return f"HostAllowList({shown})"
 
     def permits(self, url: httpx.URL) -> bool:
-        key = (url.scheme, url.host, url.port)
+        # raw_host is the IDNA (punycode) form httpx sends: the entries' form too.
+        key = (url.scheme, url.raw_host, url.port)
         decided = self._decided.get(key)
         if decided is None:
-            decided = self._decide(*key)
+            decided = self._decide(url.scheme, url.raw_host.decode("ascii").lower(), url.port)
             if len(self._decided) < 256:
                 self._decided[key] = decided
         return decided
 
     def _decide(self, scheme: str, host: str, port: int | None) -> bool:
-        host = host.lower()
         if scheme != "https" and not (scheme == "http" and is_loopback_host(host)):
             return False
         effective = port if port is not None else _DEFAULT_PORTS.get(scheme)

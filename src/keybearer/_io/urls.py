@@ -6,6 +6,6 @@ from here; new code may import from ``keybearer._protocol.urls`` directly.
 
 from __future__ import annotations
 
-from keybearer._protocol.urls import check_secure_url, is_loopback_host
+from keybearer._protocol.urls import check_secure_url, is_loopback_host, loopback_mounts
 
-__all__ = ["check_secure_url", "is_loopback_host"]
+__all__ = ["check_secure_url", "is_loopback_host", "loopback_mounts"]

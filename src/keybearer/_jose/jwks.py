@@ -427,12 +427,13 @@ class JwksCache:
 
         # Without a session's drivers, the verifier's own (httpx loads only now).
         from keybearer._io.drive import run_sync
+        from keybearer._protocol.urls import loopback_mounts
 
         failed: str | None = None
         try:
             if self._http is not None:
                 return run_sync(self._flow(self._http.timeout), self._http)
-            with httpx.Client(timeout=self._timeout) as client:
+            with httpx.Client(timeout=self._timeout, mounts=loopback_mounts([self.url])) as client:
                 return run_sync(self._flow(client.timeout), client)
         except httpx.HTTPError as exc:  # not a transport error: e.g. a bad content encoding
             failed = type(exc).__name__
@@ -447,13 +448,16 @@ class JwksCache:
 
         # Without a session's drivers, the verifier's own (httpx loads only now).
         from keybearer._io.drive import run_async
+        from keybearer._protocol.urls import loopback_mounts
 
         failed: str | None = None
         try:
             if self._async_http is not None:
                 client = self._async_http
                 return await run_async(self._flow(client.timeout), client)
-            async with httpx.AsyncClient(timeout=self._timeout) as own:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, mounts=loopback_mounts([self.url])
+            ) as own:
                 return await run_async(self._flow(own.timeout), own)
         except httpx.HTTPError as exc:
             failed = type(exc).__name__

@@ -28,6 +28,7 @@ from keybearer._protocol.oauth import (
     client_authenticated_post,
     token_error,
 )
+from keybearer._redact import scrub
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import ConfigurationError, KeybearerError, ProtocolError
 
@@ -37,16 +38,6 @@ __all__ = ["get_client_token", "token_endpoint", "via_token_endpoint"]
 def _scopes_hint(scopes: tuple[str, ...]) -> str:
     asked = " ".join(scopes) if scopes else "(none: every scope the app client allows)"
     return f"scopes asked for: {asked}"
-
-
-def _redact(error: KeybearerError, secret: str) -> KeybearerError:
-    """The same error with ``secret`` cut out of every text it carries."""
-    if secret and secret in error.message:
-        error.message = error.message.replace(secret, "[redacted]")
-        error.args = (error.message,)
-    if secret and error.provider_message and secret in error.provider_message:
-        error.provider_message = error.provider_message.replace(secret, "[redacted]")
-    return error
 
 
 def _endpoint_error(
@@ -81,7 +72,7 @@ def _endpoint_error(
             "with a secret, OAuth grant type 'Client credentials' and its custom scopes).",
             **kwargs,
         )
-    return _redact(error, client.client_secret or "")
+    return scrub(error, (client.client_secret or "",))
 
 
 def via_token_endpoint(
@@ -140,7 +131,7 @@ def get_client_token(config: CognitoAppClient, clock: Callable[[], float]) -> Fl
         body["Scopes"] = list(config.scopes)
     response = yield request(config, "GetClientToken", body)
     if response.status_code != 200:
-        raise _redact(_client_token_error(response, config), secret)
+        raise scrub(_client_token_error(response, config), (secret,))
     data = parse(response, Purpose.OTHER, secrets=(secret,))
     result = data.get("ClientAuthenticationResult")
     if not isinstance(result, dict):

@@ -15,6 +15,8 @@ import httpx
 from keybearer._challenges import Challenge, challenge_from_response
 from keybearer._jose.unverified import unverified_claims
 from keybearer._protocol.app_client import CognitoAppClient
+from keybearer._protocol.responses import aws_error_type, retry_after
+from keybearer._redact import SECRETS_EXTENSION, provider_text, response_secrets
 from keybearer._tokens import TokenSet, is_token_text, lifetime
 from keybearer.errors import (
     CodeMismatchError,
@@ -66,7 +68,14 @@ def with_secret_hash(
 
 
 def request(config: CognitoAppClient, operation: str, body: Mapping[str, Any]) -> httpx.Request:
-    """A cognito-idp call. These operations are unsigned: no AWS credentials involved."""
+    """A cognito-idp call. These operations are unsigned: no AWS credentials involved.
+
+    The client secret is declared with the request even where only its
+    SECRET_HASH travels, so that an error quoting it is redacted too.
+    """
+    extensions: dict[str, Any] = {"timeout": httpx.Timeout(config.timeout).as_dict()}
+    if config.client_secret is not None:
+        extensions[SECRETS_EXTENSION] = (config.client_secret.get_secret_value(),)
     return httpx.Request(
         "POST",
         config.idp_url,
@@ -76,37 +85,14 @@ def request(config: CognitoAppClient, operation: str, body: Mapping[str, Any]) -
             "Cache-Control": "no-store",
         },
         content=json.dumps(body, separators=(",", ":")).encode(),
-        extensions={"timeout": httpx.Timeout(config.timeout).as_dict()},
+        extensions=extensions,
     )
 
 
-def _error_code(response: httpx.Response, body: Any) -> str | None:
-    # The order AWS's own SDKs use: the header, then `code`, then `__type`.
-    raw = response.headers.get("x-amzn-errortype")
-    if not raw and isinstance(body, dict):
-        raw = body.get("code") or body.get("__type")
-    if not isinstance(raw, str) or not raw:
-        return None
-    raw = raw.split(":", 1)[0].split(",", 1)[0]
-    return raw.rsplit("#", 1)[-1].strip() or None
-
-
-def _error_message(body: Any) -> str | None:
+def _error_message(body: Any, secrets: frozenset[str]) -> str | None:
     if isinstance(body, dict):
-        message = body.get("message") or body.get("Message")
-        if isinstance(message, str):
-            return message[:500]
+        return provider_text(body.get("message") or body.get("Message"), secrets, limit=500)
     return None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _load_json(response: httpx.Response) -> Any:
@@ -122,10 +108,17 @@ def _load_json(response: httpx.Response) -> Any:
         return None
 
 
-def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> KeybearerError:
-    """The typed error for a failed cognito-idp call."""
-    code = _error_code(response, body)
-    text = _error_message(body)
+def error_for(
+    response: httpx.Response, body: Any, purpose: Purpose, secrets: frozenset[str] = frozenset()
+) -> KeybearerError:
+    """The typed error for a failed cognito-idp call.
+
+    What Cognito said (error type and message) is redacted of ``secrets`` and of
+    every secret the request carried before it is clipped or quoted.
+    """
+    secrets = secrets | response_secrets(response)
+    code = aws_error_type(response, body, secrets)
+    text = _error_message(body, secrets)
     status = response.status_code
     said = f": {text}" if text else ""
     # Ends a sentence that another follows; Cognito's messages may lack the period.
@@ -135,7 +128,7 @@ def error_for(response: httpx.Response, body: Any, purpose: Purpose) -> Keybeare
     if code in ("TooManyRequestsException", "LimitExceededException") or status == 429:
         return ThrottledError(
             f"Cognito is throttling this client ({code or status}){said}",
-            retry_after=_retry_after(response),
+            retry_after=retry_after(response),
             **kwargs,
         )
     if code == "InternalErrorException" or status >= 500:
@@ -190,23 +183,21 @@ def parse(
 ) -> dict[str, Any]:
     """The JSON body of a successful call; raise the typed error otherwise.
 
-    ``secrets`` are values sent with the call; should the provider quote one
-    in its message (some stand-ins quote the refresh token), it is redacted.
+    Whatever the provider says goes through :func:`keybearer._redact.provider_text`
+    with every secret the request carried (read from ``response.request``) and
+    ``secrets``, values the caller knows were sent by another route.
     """
     body = _load_json(response)
     if response.status_code != 200:
-        error = error_for(response, body, purpose)
-        for secret in secrets:
-            if secret and secret in error.message:
-                error.message = error.message.replace(secret, "[redacted]")
-                error.args = (error.message,)
-            if secret and error.provider_message and secret in error.provider_message:
-                error.provider_message = error.provider_message.replace(secret, "[redacted]")
-        raise error
+        raise error_for(response, body, purpose, frozenset(secrets))
     if not isinstance(body, dict):
+        kind = provider_text(
+            response.headers.get("content-type", "none"),
+            frozenset(secrets) | response_secrets(response),
+            limit=100,
+        )
         raise ProtocolError(
-            "Cognito's answer is not a JSON object"
-            f" (content type {response.headers.get('content-type', 'none')!r})",
+            f"Cognito's answer is not a JSON object (content type {kind!r})",
             status_code=response.status_code,
         )
     return body
@@ -217,6 +208,37 @@ def _required_str(data: Mapping[str, Any], field: str) -> str:
     if not isinstance(value, str) or not value:
         raise ProtocolError(f"Cognito's AuthenticationResult has no {field}")
     return value
+
+
+def check_issuer(config: CognitoAppClient, tokens: TokenSet) -> TokenSet:
+    """Refuse tokens that the configured user pool did not issue.
+
+    ``idp_url`` answers for every pool of its region: a well-formed but wrong
+    ``user_pool_id`` (or an ``idp_url`` that points elsewhere) would otherwise
+    sign in to whatever pool answered and send its tokens to the API. Each
+    token's ``iss`` must be the configured issuer; otherwise a
+    ``ConfigurationError`` names the pool that did answer.
+    """
+    expected = config.issuer.rstrip("/")
+    for kind, secret in (("access", tokens.access_token), ("ID", tokens.id_token)):
+        if secret is None:
+            continue
+        issuer = unverified_claims(secret.get_secret_value()).get("iss")
+        if isinstance(issuer, str) and issuer.rstrip("/") == expected:
+            continue
+        if not isinstance(issuer, str) or not issuer:
+            raise ConfigurationError(
+                f"the {kind} token that {config.idp_url} returned names no issuer, so it "
+                f"cannot be from user pool {config.user_pool_id}; check idp_url"
+            )
+        shown = issuer[:200]
+        pool = shown.rstrip("/").rsplit("/", 1)[-1]
+        raise ConfigurationError(
+            f"the {kind} token that {config.idp_url} returned was issued by user pool "
+            f"{pool!r} ({shown}), not by the configured user pool {config.user_pool_id} "
+            f"({expected}); check user_pool_id, idp_url and issuer"
+        )
+    return tokens
 
 
 def tokens_from_result(
@@ -272,14 +294,19 @@ def outcome(
     username: str,
     now: float,
 ) -> TokenSet | Challenge:
-    """Tokens, or the challenge Cognito wants answered next."""
+    """Tokens, or the challenge Cognito wants answered next.
+
+    Every sign-in ends here, so this is where tokens are matched to the
+    configured pool (:func:`check_issuer`).
+    """
     if "AuthenticationResult" in body and body["AuthenticationResult"] is not None:
-        return tokens_from_result(
+        tokens = tokens_from_result(
             body["AuthenticationResult"],
             config=config,
             now=now,
             username_hint=username,
         )
+        return check_issuer(config, tokens)
     if isinstance(body.get("ChallengeName"), str):
         return challenge_from_response(body, username=username)
     raise ProtocolError("Cognito's answer has neither AuthenticationResult nor a challenge")

@@ -21,6 +21,7 @@ import httpx
 from keybearer._protocol import Flow
 from keybearer._protocol.responses import json_or_none, server_error
 from keybearer._protocol.urls import check_secure_url
+from keybearer._redact import provider_text, response_secrets
 from keybearer._tokens import Origin, TokenSet, is_token_text, lifetime
 from keybearer.errors import (
     ConfigurationError,
@@ -181,9 +182,11 @@ def _json(response: httpx.Response, what: str) -> dict[str, Any]:
     """The JSON object of an answer (size-checked), or a ``ProtocolError``."""
     data = json_or_none(response, what)
     if not isinstance(data, dict):
+        kind = provider_text(
+            response.headers.get("content-type", "none"), response_secrets(response), limit=100
+        )
         raise ProtocolError(
-            f"{what} is not a JSON object (HTTP {response.status_code}, content type "
-            f"{response.headers.get('content-type', 'none')!r})",
+            f"{what} is not a JSON object (HTTP {response.status_code}, content type {kind!r})",
             status_code=response.status_code,
         )
     return data
@@ -198,9 +201,11 @@ def token_error(response: httpx.Response, *, refreshing: bool) -> KeybearerError
         data = _json(response, "the token endpoint's error")
     except ProtocolError as exc:
         return exc
-    code = data.get("error") if isinstance(data.get("error"), str) else None
-    description = data.get("error_description")
-    text = description[:300] if isinstance(description, str) else None
+    # What the provider says is redacted of every secret the request carried
+    # (code, verifier, refresh token, client secret), then clipped.
+    secrets = response_secrets(response)
+    code = provider_text(data.get("error"), secrets, limit=100)
+    text = provider_text(data.get("error_description"), secrets, limit=300)
     said = f": {text}" if text else ""
     # Ends a sentence that another follows; Cognito's messages may lack the period.
     stop = f": {text.rstrip('. ')}." if text else "."
@@ -342,7 +347,11 @@ def userinfo(endpoints: Endpoints, tokens: TokenSet, timeout: float) -> Flow[dic
     )
     response = yield request
     if response.status_code == 401:
-        said = response.headers.get("www-authenticate", "HTTP 401")[:200]
+        said = provider_text(
+            response.headers.get("www-authenticate", "HTTP 401"),
+            response_secrets(response),
+            limit=200,
+        )
         raise LoginRequiredError(
             f"the provider no longer accepts the access token for userinfo ({said}); "
             "refresh or log in again",

@@ -12,10 +12,11 @@ import email.utils
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import httpx
 
+from keybearer._redact import provider_text
 from keybearer.errors import ProtocolError, ServiceError, ThrottledError
 
 __all__ = [
@@ -49,19 +50,24 @@ def retry_after(response: httpx.Response, *, now: Callable[[], float] = time.tim
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def aws_error_type(response: httpx.Response, body: object) -> str | None:
+def aws_error_type(
+    response: httpx.Response, body: object, secrets: Iterable[str] = ()
+) -> str | None:
     """The AWS error type (``NotAuthorizedException``), as AWS's own SDKs find it.
 
     The ``x-amzn-ErrorType`` header first, then the body's ``code``, then its
     ``__type``; stripped of a namespace (``...#``) and of the ``:``/``,`` tails.
+    It is the provider's text: ``secrets`` are redacted from it before it is
+    cut up (:func:`keybearer._redact.provider_text`).
     """
     raw: object = response.headers.get("x-amzn-errortype")
     if not raw and isinstance(body, dict):
         raw = body.get("code") or body.get("__type")
-    if not isinstance(raw, str) or not raw:
+    text = provider_text(raw, secrets, limit=200)
+    if not text:
         return None
-    raw = raw.split(":", 1)[0].split(",", 1)[0]
-    return raw.rsplit("#", 1)[-1].strip() or None
+    text = text.split(":", 1)[0].split(",", 1)[0]
+    return text.rsplit("#", 1)[-1].strip() or None
 
 
 def server_error(response: httpx.Response, what: str) -> ThrottledError | ServiceError | None:

@@ -1,21 +1,28 @@
 """Which hosts count as this machine, and which URLs may carry secrets.
 
 The one copy of the rule: configuration checks the URLs a user gives, the
-protocol layer checks the ones a provider's discovery document names, and the
-I/O layer uses the loopback test for its host allow-lists.
+protocol layer checks the ones a provider's discovery document names, the
+I/O layer uses the loopback test for its host allow-lists, and every httpx
+client keybearer builds keeps loopback destinations off proxies
+(:func:`loopback_mounts`).
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 
 import httpx
 
 
 def is_loopback_host(host: str) -> bool:
-    """True for ``localhost``, 127.0.0.0/8 and ``::1``."""
+    """True for ``localhost``, 127.0.0.0/8 and ``::1``: the hosts plain http may carry secrets to.
+
+    Only these. ``*.localhost`` names are not: RFC 6761 asks resolvers to keep
+    them on this machine, but common systems send them to DNS like any name.
+    """
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -46,3 +53,30 @@ def check_secure_url(url: str, *, what: str) -> str:
             "over https (plain http is allowed for 127.0.0.1 and localhost)"
         )
     raise ValueError(f"{what} must be an https URL, got scheme {parsed.scheme!r}")
+
+
+#: The loopback names every client keeps off proxies, whatever it is configured with.
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def loopback_mounts(destinations: Iterable[str] = ()) -> dict[str, None]:
+    """httpx ``mounts`` that send loopback destinations direct, never through a proxy.
+
+    httpx (``trust_env``, the default) routes requests through the proxy named
+    by ``HTTP_PROXY``, ``HTTPS_PROXY`` or ``ALL_PROXY``; to a plain-http
+    loopback API that hands the proxy the token (or the password) in clear
+    text, and the proxy's idea of ``127.0.0.1`` is not this machine anyway. A
+    mount of ``None`` means "this client's own transport, no proxy", and httpx
+    prefers a host mount to the proxy's scheme-wide one. Mounts match hosts
+    exactly, so besides ``localhost``, ``127.0.0.1`` and ``::1`` every loopback
+    host among ``destinations`` (URLs or bare hosts) gets its own.
+    """
+    hosts = set(_LOOPBACK)
+    for destination in destinations:
+        try:
+            host = httpx.URL(destination if "://" in destination else f"http://{destination}").host
+        except (httpx.InvalidURL, TypeError):
+            continue
+        if host and is_loopback_host(host):
+            hosts.add(host)
+    return {f"all://[{host}]" if ":" in host else f"all://{host}": None for host in sorted(hosts)}

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
+from keybearer._chains import detached
 from keybearer.errors import LoginError, RedirectParseError
 
 __all__ = ["Redirect", "RedirectParseError", "parse_redirect", "redirect_params"]
@@ -153,6 +154,7 @@ def _implicit(params: dict[str, str]) -> Redirect:
     )
 
 
+@detached()  # a UnicodeEncodeError keeps the pasted text: the code
 def parse_redirect(pasted: str) -> Redirect:
     """Parse a pasted redirect URL (or its query/fragment part).
 

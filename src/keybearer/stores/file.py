@@ -7,6 +7,7 @@ import os
 import threading
 from pathlib import Path
 
+from keybearer._chains import detached
 from keybearer._io.files import atomic_write
 from keybearer.errors import StoreError
 
@@ -93,6 +94,7 @@ class FileStore:
     def __repr__(self) -> str:
         return f"FileStore({str(self._path)!r})"
 
+    @detached()  # a decode error holds the file's text: the tokens
     def _read(self) -> dict[str, str]:
         try:
             raw = self._path.read_bytes()
