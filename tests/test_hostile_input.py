@@ -873,7 +873,7 @@ def corrupt(
             entries[(SERVICE, name)] = marker + rest[:-1] + ("0" if rest[-1] != "0" else "1")
         elif how in ("count-", "count+"):
             count, _, digest = rest.partition(":")
-            if count.isdigit():
+            if count.isascii() and count.isdigit():  # "¹" is a digit to isdigit() only
                 changed = int(count) + (1 if how == "count+" else -1)
                 entries[(SERVICE, name)] = f"{marker}{changed}:{digest}"
         elif how == "empty":
