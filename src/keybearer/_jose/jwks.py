@@ -29,8 +29,6 @@ from keybearer._jose.unverified import show
 from keybearer.errors import (
     KeybearerError,
     ProtocolError,
-    ServiceError,
-    ThrottledError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
 )
@@ -116,20 +114,13 @@ def keyset_from_response(
     response: httpx.Response, url: str, algorithms: Iterable[str] = DEFAULT_ALGORITHMS
 ) -> KeySet:
     """Parse the JWKS endpoint's answer, or raise the keybearer error that fits it."""
-    # The package's one Retry-After reader; httpx is loaded already when a response exists.
-    from keybearer._protocol.responses import retry_after
+    # The package's one 429/5xx mapping; httpx is loaded already when a response exists.
+    from keybearer._protocol.responses import status_error
 
     status = response.status_code
-    if status == 429:
-        raise ThrottledError(
-            f"the JWKS endpoint {url} is throttling this client (HTTP 429)",
-            status_code=status,
-            retry_after=retry_after(response),
-        )
-    if status >= 500:
-        raise ServiceError(
-            f"the JWKS endpoint {url} failed on its side (HTTP {status})", status_code=status
-        )
+    transient = status_error(response, f"the JWKS endpoint {url}")
+    if transient is not None:
+        raise transient
     if status != 200:
         raise ProtocolError(
             f"the JWKS endpoint {url} answered HTTP {status}; are the user pool id, "

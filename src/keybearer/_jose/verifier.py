@@ -104,6 +104,19 @@ class Claims(dict[str, Any]):
         return ()
 
 
+class _Split:
+    """A token that passed the shape and header checks: its segments, ``kid`` and ``alg``."""
+
+    __slots__ = ("alg", "header", "kid", "payload", "token")
+
+    def __init__(self, token: str, header: str, payload: str, kid: str, alg: str) -> None:
+        self.token = token
+        self.header = header
+        self.payload = payload
+        self.kid = kid
+        self.alg = alg
+
+
 def strings(values: Iterable[str] | str, what: str) -> tuple[str, ...]:
     """A tuple of non-empty strings; one string counts as one value."""
     if isinstance(values, str):
@@ -247,9 +260,9 @@ class JwtVerifier:
         now = self._clock()
         claims = self._remembered(token, now)
         if claims is None:
-            header, payload, kid, alg = self._split(token)
-            keys = self._jwks.cached(kid, now) or self._jwks.key(kid, alg)
-            claims = self._accept(token, header, payload, kid, alg, keys, now)
+            split = self._split(token)
+            keys = self._jwks.cached(split.kid, now) or self._jwks.key(split.kid, split.alg)
+            claims = self._accept(split, keys, now)
         return self._finish(claims, token_use, required_scopes, nonce)
 
     async def averify(
@@ -266,9 +279,9 @@ class JwtVerifier:
         now = self._clock()
         claims = self._remembered(token, now)
         if claims is None:
-            header, payload, kid, alg = self._split(token)
-            keys = self._jwks.cached(kid, now) or await self._jwks.akey(kid, alg)
-            claims = self._accept(token, header, payload, kid, alg, keys, now)
+            split = self._split(token)
+            keys = self._jwks.cached(split.kid, now) or await self._jwks.akey(split.kid, split.alg)
+            claims = self._accept(split, keys, now)
         return self._finish(claims, token_use, required_scopes, nonce)
 
     def signed_claims(
@@ -282,31 +295,24 @@ class JwtVerifier:
         the error is the first clock's. Never uses or fills the cache of
         accepted tokens; may download the JWKS (sync).
         """
-        header, payload, kid, alg = self._split(token)
+        split = self._split(token)
         nows = [clock() for clock in clocks] or [self._clock()]
-        keys = self._jwks.cached(kid, nows[0]) or self._jwks.key(kid, alg)
-        return self._signed(token, header, payload, kid, alg, keys, nows)
+        keys = self._jwks.cached(split.kid, nows[0]) or self._jwks.key(split.kid, split.alg)
+        return self._signed(split, keys, nows)
 
     async def asigned_claims(
         self, token: str, clocks: Sequence[Callable[[], float]] = ()
     ) -> tuple[dict[str, Any], dict[str, Any], float]:
         """:meth:`signed_claims` for asyncio."""
-        header, payload, kid, alg = self._split(token)
+        split = self._split(token)
         nows = [clock() for clock in clocks] or [self._clock()]
-        keys = self._jwks.cached(kid, nows[0]) or await self._jwks.akey(kid, alg)
-        return self._signed(token, header, payload, kid, alg, keys, nows)
+        keys = self._jwks.cached(split.kid, nows[0]) or await self._jwks.akey(split.kid, split.alg)
+        return self._signed(split, keys, nows)
 
     def _signed(
-        self,
-        token: str,
-        header: str,
-        payload: str,
-        kid: str,
-        alg: str,
-        keys: KeySet,
-        nows: list[float],
+        self, split: _Split, keys: KeySet, nows: list[float]
     ) -> tuple[dict[str, Any], dict[str, Any], float]:
-        claims = self._payload(token, header, payload, kid, alg, keys)
+        claims = self._payload(split, keys)
         first: TokenInvalidError | None = None
         for now in nows:
             try:
@@ -314,7 +320,7 @@ class JwtVerifier:
             except (TokenExpiredError, TokenNotYetValidError) as exc:
                 first = first or exc
                 continue
-            return {"alg": alg, "kid": kid}, claims, now
+            return {"alg": split.alg, "kid": split.kid}, claims, now
         assert first is not None  # the loop ran at least once and never returned
         raise first
 
@@ -329,7 +335,7 @@ class JwtVerifier:
             return None  # unknown, past exp, or the key set was replaced (or went stale)
         return entry.claims
 
-    def _split(self, token: str) -> tuple[str, str, str, str]:
+    def _split(self, token: str) -> _Split:
         """The header and payload segments, the kid and the alg; every segment checked."""
         if type(token) is not str:
             raise MalformedTokenError(
@@ -360,27 +366,12 @@ class JwtVerifier:
         kid, alg = known if known is not None else read_header(header, self.algorithms)
         # The payload and signature segments are decoded (strictly) by joserfc with
         # the signature; a failure there is told apart by _payload.
-        return header, payload, kid, alg
+        return _Split(token, header, payload, kid, alg)
 
-    def _checked(
-        self,
-        token: str,
-        header: str,
-        payload: str,
-        kid: str,
-        alg: str,
-        keys: KeySet,
-        now: float,
-    ) -> dict[str, Any]:
-        """Signature (joserfc), then payload, issuer and times; the claims."""
-        claims = self._payload(token, header, payload, kid, alg, keys)
-        check_issuer_and_times(claims, self.issuer, now, self.leeway)
-        return claims
-
-    def _payload(
-        self, token: str, header: str, payload: str, kid: str, alg: str, keys: KeySet
-    ) -> dict[str, Any]:
+    def _payload(self, split: _Split, keys: KeySet) -> dict[str, Any]:
         """The claims once the signature (joserfc) checks out."""
+        kid = split.kid
+        alg = split.alg
         if alg not in keys.algorithms[kid]:
             raise UnsupportedAlgorithmError(
                 f"unsupported alg: the token's alg {show(alg)} does not fit the JWKS key "
@@ -395,9 +386,9 @@ class JwtVerifier:
             from keybearer._jose.jws import SignatureCheck
 
             check = self._signature = SignatureCheck(self.algorithms)
-        signed = check.verify(token, keys.keys[kid])
+        signed = check.verify(split.token, keys.keys[kid])
         if signed is None:
-            if not all(map(is_canonical, token.split(".")[1:])):
+            if not all(map(is_canonical, split.token.split(".")[1:])):
                 raise MalformedTokenError(
                     "malformed token: the payload or signature is not canonical base64url",
                     claim="token",
@@ -412,29 +403,21 @@ class JwtVerifier:
                 actual="no match",
             )
         known = self._known_headers
-        if header not in known and len(known) < _MAX_KNOWN_HEADERS:
-            known[header] = (kid, alg)
+        if split.header not in known and len(known) < _MAX_KNOWN_HEADERS:
+            known[split.header] = (kid, alg)
         decoded = json_value(signed)
         claims: dict[str, Any] = (
             decoded
             if type(decoded) is dict
-            else decode_json_object(payload, "payload")  # raises the error that says why
+            else decode_json_object(split.payload, "payload")  # raises the error that says why
         )
         return claims
 
-    def _accept(
-        self,
-        token: str,
-        header: str,
-        payload: str,
-        kid: str,
-        alg: str,
-        keys: KeySet,
-        now: float,
-    ) -> dict[str, Any]:
-        """:meth:`_checked`, then remember the claims until ``exp``."""
-        claims = self._checked(token, header, payload, kid, alg, keys, now)
-        self._accepted.put(token, Accepted(claims, float(claims["exp"]), kid, keys))
+    def _accept(self, split: _Split, keys: KeySet, now: float) -> dict[str, Any]:
+        """Signature (joserfc), payload, issuer and times; then remember the claims until exp."""
+        claims = self._payload(split, keys)
+        exp = check_issuer_and_times(claims, self.issuer, now, self.leeway)
+        self._accepted.put(split.token, Accepted(claims, exp, split.kid, keys))
         return claims
 
     def _finish(

@@ -26,6 +26,7 @@ __all__ = [
     "json_or_none",
     "retry_after",
     "server_error",
+    "status_error",
 ]
 
 #: The largest answer a flow parses. Every answer keybearer expects is a few KB.
@@ -72,17 +73,24 @@ def aws_error_type(
 
 def server_error(response: httpx.Response, what: str) -> ThrottledError | ServiceError | None:
     """The transient error for HTTP 429 or 5xx from ``what`` (e.g. "the token endpoint")."""
+    return status_error(response, f"{what}: the provider")
+
+
+def status_error(response: httpx.Response, who: str) -> ThrottledError | ServiceError | None:
+    """The transient error for HTTP 429 or 5xx; ``who`` is the subject of its message.
+
+    ``who="the JWKS endpoint <url>"`` gives "the JWKS endpoint <url> is
+    throttling this client (HTTP 429)" or "... failed on its side (HTTP 503)".
+    """
     status = response.status_code
     if status == 429:
         return ThrottledError(
-            f"{what}: the provider is throttling this client (HTTP 429)",
+            f"{who} is throttling this client (HTTP 429)",
             status_code=status,
             retry_after=retry_after(response),
         )
     if status >= 500:
-        return ServiceError(
-            f"{what}: the provider failed on its side (HTTP {status})", status_code=status
-        )
+        return ServiceError(f"{who} failed on its side (HTTP {status})", status_code=status)
     return None
 
 
