@@ -32,12 +32,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from keybearer._jose.rules import got
+from keybearer._jose.rules import got, missing_scope
 from keybearer._jose.unverified import show
 from keybearer._jose.verifier import Claims, JwtVerifier, scopes_argument, strings
 from keybearer.errors import (
     ConfigurationError,
-    MissingScopeError,
     TokenInvalidError,
     WrongAudienceError,
     WrongTokenUseError,
@@ -237,10 +236,4 @@ def _decide(claims: Claims, scopes: tuple[str, ...]) -> Authorization:
     for scope in scopes:
         if scope in granted:
             return Authorization(claims, f"method scopes: access token carries {scope!r}", scope)
-    raise MissingScopeError(
-        f"missing scope: scope expected one of the method's {show(list(scopes), 300)}, got "
-        f"{show(sorted(granted), 300)}",
-        claim="scope",
-        expected=scopes,
-        actual=tuple(sorted(granted)),
-    )
+    raise missing_scope(f"one of the method's {show(list(scopes), 300)}", scopes, granted)

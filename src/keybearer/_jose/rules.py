@@ -164,10 +164,16 @@ def check_scopes(claims: Mapping[str, Any], required: tuple[str, ...]) -> None:
     granted = granted_scopes(claims)
     missing = [scope for scope in required if scope not in granted]
     if missing:
-        raise MissingScopeError(
-            f"missing scope: scope expected to include {show(missing, 300)}, got "
-            f"{show(sorted(granted), 300)}",
-            claim="scope",
-            expected=required,
-            actual=tuple(sorted(granted)),
-        )
+        raise missing_scope(f"to include {show(missing, 300)}", required, granted)
+
+
+def missing_scope(
+    wanted: str, expected: tuple[str, ...], granted: frozenset[str]
+) -> MissingScopeError:
+    """The refusal of a token without the scopes asked for; ``wanted`` says which ones."""
+    return MissingScopeError(
+        f"missing scope: scope expected {wanted}, got {show(sorted(granted), 300)}",
+        claim="scope",
+        expected=expected,
+        actual=tuple(sorted(granted)),
+    )
