@@ -22,7 +22,7 @@ from typing import Any
 from authlib.oidc.core import CodeIDToken  # type: ignore[import-untyped]  # no types shipped
 from joserfc.errors import ClaimError, ExpiredTokenError, MissingClaimError
 
-from keybearer._jose.rules import check_nonce, got
+from keybearer._jose.rules import check_nonce, check_token_use, got
 from keybearer._jose.unverified import show, unverified_claims
 from keybearer._jose.verifier import JwtVerifier
 from keybearer.errors import (
@@ -34,7 +34,6 @@ from keybearer.errors import (
     TokenNotYetValidError,
     WrongAudienceError,
     WrongIssuerError,
-    WrongTokenUseError,
 )
 
 #: Clock slack for the provider's timestamps, as for the sign-in checks before.
@@ -186,13 +185,8 @@ def check_id_claims(
     """An ID token's claims, by authlib's OIDC classes plus Cognito's ``token_use``."""
     if nonce is not None:
         check_nonce(claims, nonce)  # constant time, and the error never shows it
-    if rules.cognito and claims.get("token_use") != "id":
-        raise WrongTokenUseError(
-            f"wrong token_use: expected 'id', got {got(claims, 'token_use')}",
-            claim="token_use",
-            expected="id",
-            actual=claims.get("token_use"),
-        )
+    if rules.cognito:
+        check_token_use(claims, "id")
     # ImplicitIDToken would require at_hash whenever an access token came along;
     # the rule here is "at_hash, when present, binds the access token" for every
     # flow, which is CodeIDToken's (the nonce is checked above when one was sent).
@@ -219,13 +213,7 @@ def check_id_claims(
 
 def check_cognito_access_claims(rules: Rules, claims: Mapping[str, Any]) -> None:
     """A Cognito access token: ``token_use=access`` and this app client's ``client_id``."""
-    if claims.get("token_use") != "access":
-        raise WrongTokenUseError(
-            f"wrong token_use: expected 'access', got {got(claims, 'token_use')}",
-            claim="token_use",
-            expected="access",
-            actual=claims.get("token_use"),
-        )
+    check_token_use(claims, "access")
     if claims.get("client_id") != rules.client_id:
         raise WrongAudienceError(
             f"wrong app client: client_id expected {rules.client_id!r}, "

@@ -23,6 +23,7 @@ from keybearer.errors import (
     UnknownKeyError,
     UnsupportedAlgorithmError,
     WrongIssuerError,
+    WrongTokenUseError,
 )
 
 _BIG = 1e300  # larger "times" are refused; also rules out NaN and infinities
@@ -127,6 +128,17 @@ def check_issuer_and_times(
                     actual=value,
                 )
     return float(exp)
+
+
+def check_token_use(claims: Mapping[str, Any], token_use: str) -> None:
+    """The token's ``token_use`` claim is ``token_use`` (Cognito's ``"id"`` or ``"access"``)."""
+    if claims.get("token_use") != token_use:
+        raise WrongTokenUseError(
+            f"wrong token_use: expected {token_use!r}, got {got(claims, 'token_use')}",
+            claim="token_use",
+            expected=token_use,
+            actual=claims.get("token_use"),
+        )
 
 
 def check_nonce(claims: Mapping[str, Any], nonce: str) -> None:

@@ -19,6 +19,7 @@ from keybearer._jose.rules import (
     check_issuer_and_times,
     check_nonce,
     check_scopes,
+    check_token_use,
     got,
     granted_scopes,
     read_header,
@@ -39,7 +40,6 @@ from keybearer.errors import (
     TokenNotYetValidError,
     UnsupportedAlgorithmError,
     WrongAudienceError,
-    WrongTokenUseError,
 )
 
 if TYPE_CHECKING:
@@ -443,13 +443,8 @@ class JwtVerifier:
 
     def _check_kind(self, claims: Claims, token_use: str | None) -> None:
         """``token_use`` when asked for, then the audience (subclasses add their rules)."""
-        if token_use is not None and claims.get("token_use") != token_use:
-            raise WrongTokenUseError(
-                f"wrong token_use: expected {token_use!r}, got {got(claims, 'token_use')}",
-                claim="token_use",
-                expected=token_use,
-                actual=claims.get("token_use"),
-            )
+        if token_use is not None:
+            check_token_use(claims, token_use)
         allowed = self.audiences
         aud = claims.get("aud")
         if aud is None:
