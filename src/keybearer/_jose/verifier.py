@@ -64,8 +64,7 @@ class Claims(dict[str, Any]):
     @property
     def token_use(self) -> str | None:
         """``"id"`` or ``"access"`` for Cognito tokens (``token_use``)."""
-        value = self.get("token_use")
-        return value if isinstance(value, str) else None
+        return self._first_string("token_use")
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -78,6 +77,7 @@ class Claims(dict[str, Any]):
         return self._first_string("cognito:username", "username")
 
     def _first_string(self, *names: str) -> str | None:
+        """The first of these claims that is a string, else ``None``."""
         for name in names:
             value = self.get(name)
             if isinstance(value, str):
@@ -87,8 +87,7 @@ class Claims(dict[str, Any]):
     @property
     def subject(self) -> str | None:
         """``sub``: the user's stable id (in Cognito a UUID, not the user name)."""
-        value = self.get("sub")
-        return value if isinstance(value, str) else None
+        return self._first_string("sub")
 
     @property
     def client_id(self) -> str | None:
