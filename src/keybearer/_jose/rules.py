@@ -19,6 +19,7 @@ from keybearer.errors import (
     MissingScopeError,
     NonceMismatchError,
     TokenExpiredError,
+    TokenInvalidError,
     TokenNotYetValidError,
     UnknownKeyError,
     UnsupportedAlgorithmError,
@@ -80,6 +81,23 @@ def read_header(segment: str, algorithms: tuple[str, ...]) -> tuple[str, str]:
     return kid, alg
 
 
+def _must_equal(
+    claims: Mapping[str, Any],
+    name: str,
+    expected: str,
+    error: type[TokenInvalidError],
+    wrong: str,
+) -> None:
+    """Raise ``error`` unless claim ``name`` is ``expected``; ``wrong`` opens the message."""
+    if claims.get(name) != expected:
+        raise error(
+            f"{wrong} expected {expected!r}, got {got(claims, name)}",
+            claim=name,
+            expected=expected,
+            actual=claims.get(name),
+        )
+
+
 def _bad_time(claims: Mapping[str, Any], name: str) -> NoReturn:
     raise MalformedTokenError(
         f"malformed claim: {name} expected a number of seconds since 1970, got {got(claims, name)}",
@@ -93,13 +111,7 @@ def check_issuer_and_times(
     claims: Mapping[str, Any], issuer: str, now: float, leeway: float
 ) -> float:
     """``iss``, then ``exp`` (required), ``nbf`` and ``iat`` with the leeway; returns ``exp``."""
-    if claims.get("iss") != issuer:
-        raise WrongIssuerError(
-            f"wrong issuer: iss expected {issuer!r}, got {got(claims, 'iss')}",
-            claim="iss",
-            expected=issuer,
-            actual=claims.get("iss"),
-        )
+    _must_equal(claims, "iss", issuer, WrongIssuerError, "wrong issuer: iss")
     exp = claims.get("exp")
     # A bool is an int subclass but no time; NaN fails every comparison. A token
     # without exp never expires: refused.
@@ -132,13 +144,7 @@ def check_issuer_and_times(
 
 def check_token_use(claims: Mapping[str, Any], token_use: str) -> None:
     """The token's ``token_use`` claim is ``token_use`` (Cognito's ``"id"`` or ``"access"``)."""
-    if claims.get("token_use") != token_use:
-        raise WrongTokenUseError(
-            f"wrong token_use: expected {token_use!r}, got {got(claims, 'token_use')}",
-            claim="token_use",
-            expected=token_use,
-            actual=claims.get("token_use"),
-        )
+    _must_equal(claims, "token_use", token_use, WrongTokenUseError, "wrong token_use:")
 
 
 def check_nonce(claims: Mapping[str, Any], nonce: str) -> None:
