@@ -12,7 +12,7 @@ import httpx
 
 from keybearer import explain
 from keybearer._config import Send
-from keybearer._diagnose import clock_skew
+from keybearer._diagnose import clock_skew, issuer_drift
 from keybearer._io.hosts import HostAllowList
 from keybearer._tokens import TokenSet
 from keybearer.cli import terminal
@@ -146,7 +146,8 @@ class ApiChecks(Checkup):
     def clock_skew(self, response: httpx.Response, tokens: TokenSet) -> None:
         """This machine's clock against the API's ``Date`` and the token issuer's ``iat``."""
         skew = clock_skew(response, self.clock())
-        drift = _issuer_drift(tokens, self.send)
+        claims = tokens.id_claims if self.send == "id" else tokens.access_claims
+        drift = issuer_drift(tokens, claims)
         if skew is None:
             self.add("clock", "skip", "the API's answer has no Date header to compare with")
             return
@@ -232,12 +233,3 @@ class ApiChecks(Checkup):
             f"the same GET is refused with {' and with '.join(names)} too: not a matter of "
             "which token is sent or how; see the diagnosis",
         )
-
-
-def _issuer_drift(tokens: TokenSet, send: str) -> float | None:
-    """Seconds this machine's clock was ahead of the issuer's when the tokens arrived."""
-    claims = tokens.id_claims if send == "id" else tokens.access_claims
-    iat = claims.get("iat")
-    if tokens.obtained_at is None or isinstance(iat, bool) or not isinstance(iat, (int, float)):
-        return None
-    return tokens.obtained_at - float(iat)
