@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from keybearer.testing._calls import CallCounts, Failure, Failures
-from keybearer.testing._dispatch import Dispatcher, Handler, Observer
+from keybearer.testing._dispatch import Dispatcher, Handler, Observer, error_body
 from keybearer.testing._idp import operations
 from keybearer.testing._moto import make_admin_client, make_moto_server
 from keybearer.testing._oauth2 import token_endpoint
@@ -279,7 +279,7 @@ class LocalCognito(ServedInThread):
             raise ValueError("times must be at least 1")
         http.HTTPStatus(status)  # ValueError for a status code that does not exist
         if body is None:
-            payload = json.dumps({"__type": error_type, "message": message}).encode()
+            payload = error_body(error_type, message)
         elif isinstance(body, bytes):
             payload = body
         elif isinstance(body, str):
