@@ -78,9 +78,14 @@ class _Rejected(Exception):
     """The token is refused; the argument says why (for tests, never sent)."""
 
 
+def _unpadded_b64url(part: str) -> bytes:
+    """Decode base64url written without padding, as JOSE writes it (binascii.Error if not)."""
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def _b64url_decode(part: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        return _unpadded_b64url(part)
     except (binascii.Error, ValueError) as exc:
         raise _Rejected("token is not base64url") from exc
 
@@ -98,7 +103,7 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 def _b64url_uint(value: object) -> int:
     if not isinstance(value, str):
         raise ValueError("JWK number is not a string")
-    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    return int.from_bytes(_unpadded_b64url(value), "big")
 
 
 def _parse_jwks(document: object) -> dict[str, rsa.RSAPublicKey]:
