@@ -31,6 +31,7 @@ from keybearer._io import drive
 from keybearer._io.drive import Retry, run_async, run_sync
 from keybearer._io.urls import loopback_mounts
 from keybearer._locks import (
+    ProcessLock,
     acquire_process_lock,
     acquire_thread_lock,
     finish_even_if_cancelled,
@@ -52,6 +53,17 @@ Obtain = Callable[[], Flow[TokenSet]]
 # How long a waiter trusts another refresher before refreshing itself. Longer
 # than any refresh can take (its timeout), so it only ends a true deadlock.
 _LOCK_GRACE = 5.0
+
+
+def _note_if_not_held(lock: ProcessLock | None, held: bool) -> None:
+    """Warn when the store has a cross-process lock that was not taken in time.
+
+    The one decision for :meth:`Session.exclusive` and its async twin: another
+    process holds the lock far longer than a refresh takes, so it is stuck, and
+    going on beats never refreshing.
+    """
+    if lock is not None and not held:
+        logger.warning("went on without the refresh lock %r: it is held too long", lock)
 
 
 @dataclass(frozen=True)
@@ -342,10 +354,7 @@ class Session:
         try:
             lock = self.cache.process_lock()
             held = lock is not None and lock.acquire(self._lock_wait)
-            if lock is not None and not held:
-                # Another process holds it far longer than a refresh takes: it is
-                # stuck. Going on beats never refreshing.
-                logger.warning("went on without the refresh lock %r: it is held too long", lock)
+            _note_if_not_held(lock, held)
             try:
                 yield
             finally:
@@ -365,8 +374,7 @@ class Session:
             else:  # the first time may create the lock folder: not on the loop
                 lock = await asyncio.to_thread(self.cache.process_lock)
             held = lock is not None and await acquire_process_lock(lock, self._lock_wait)
-            if lock is not None and not held:
-                logger.warning("went on without the refresh lock %r: it is held too long", lock)
+            _note_if_not_held(lock, held)
             try:
                 yield
             finally:

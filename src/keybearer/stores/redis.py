@@ -117,12 +117,7 @@ class RedisLock:
         try:
             taken = self._store.client.set(self.name, token, nx=True, px=int(self.lease * 1000))
         except redis.RedisError as exc:
-            self._store._warnings.warn(
-                "lock",
-                "went on without the Redis lock %s: Redis failed (%s)",
-                self.name,
-                _fault_name(exc),
-            )
+            self._warn_fault("lock", "went on without the Redis lock %s: Redis failed (%s)", exc)
             return False
         if taken:
             self._token = token
@@ -140,16 +135,21 @@ class RedisLock:
             self._store.client.eval(_RELEASE, 1, self.name, token)
         except redis.RedisError as exc:
             # The lease frees it in time; nothing else to do.
-            self._store._warnings.warn(
-                "unlock",
-                "could not release the Redis lock %s (%s); its lease will",
-                self.name,
-                _fault_name(exc),
+            self._warn_fault(
+                "unlock", "could not release the Redis lock %s (%s); its lease will", exc
             )
 
     async def arelease(self) -> None:
         """Async :meth:`release`."""
         await asyncio.to_thread(self.release)
+
+    def _warn_fault(self, kind: str, message: str, exc: BaseException) -> None:
+        """Warn (at most every so often per ``kind``) that Redis failed on this lock.
+
+        ``message`` takes the lock's name, then the fault's class: never its
+        text, which may quote a command's arguments.
+        """
+        self._store._warnings.warn(kind, message, self.name, _fault_name(exc))
 
     @property
     def held(self) -> bool:
