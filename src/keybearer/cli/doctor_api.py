@@ -14,6 +14,7 @@ from keybearer import explain
 from keybearer._config import Send
 from keybearer._diagnose import clock_skew, issuer_drift
 from keybearer._io.hosts import HostAllowList
+from keybearer._protocol.urls import loopback_mounts
 from keybearer._tokens import TokenSet
 from keybearer.cli import terminal
 from keybearer.cli.doctor_report import (
@@ -193,7 +194,8 @@ class ApiChecks(Checkup):
         if not tries:
             return
         refused: list[str] = []
-        with httpx.Client(timeout=timeout) as http:
+        # The probe carries tokens: a loopback API never through an environment proxy.
+        with httpx.Client(timeout=timeout, mounts=loopback_mounts([url])) as http:
             for what, header in tries:
                 try:
                     status = http.get(url, headers={"Authorization": header}).status_code
