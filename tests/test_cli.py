@@ -774,6 +774,9 @@ def test_verbose_and_debug_work_after_the_command_too(
     assert any(f"GET {api.url}/admin" in line and "401" in line for line in lines), lines
     # The refresh after the 401 is a call to the provider, shown the same way.
     assert any(f"POST {cognito.url}" in line and "200" in line for line in lines), lines
+    # ...and named by its cognito-idp operation.
+    named = [line for line in lines if "provider call: POST" in line]
+    assert any(" InitiateAuth -> HTTP 200" in line for line in named), lines
     assert "refreshed the tokens" in result.stderr
 
     before = signed_in("--debug", "whoami")

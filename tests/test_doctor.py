@@ -28,6 +28,7 @@ from peers.oidc_peer import OidcPeer
 from support import Person
 from test_authorizer_api import AuthorizerApi
 from test_cli import ENTRY_POINT, Kb, fake_browser, stand_in_flags
+from test_token_scoping import Proxy
 
 #: Every check of a Cognito profile with an API, in the order they are listed.
 ALL_CHECKS = [
@@ -528,3 +529,23 @@ def test_doctor_has_help_and_is_listed(kb: Kb) -> None:
     assert helped.exit_code == 0
     assert "--api URL|PATH" in helped.stdout
     assert "  doctor " in kb("--help").stdout
+
+
+def test_a_proxy_in_the_environment_never_sees_doctors_loopback_calls(
+    signed_in: Kb, api: ProtectedApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Doctor's own clients (provider, JWKS, the 401 probe) follow the proxy rule too."""
+    assert signed_in("doctor").exit_code == 0  # the stand-in API has its keys before the proxy
+    proxy = Proxy()
+    try:
+        for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(name, proxy.url)
+        for name in ("NO_PROXY", "no_proxy", "all_proxy"):
+            monkeypatch.delenv(name, raising=False)
+
+        result = signed_in("doctor")
+    finally:
+        proxy.stop()
+
+    assert result.exit_code == 0, result.output
+    assert proxy.connections == 0

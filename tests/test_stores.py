@@ -487,7 +487,10 @@ def test_backend_failures_become_store_errors_without_the_value(fails: str) -> N
     assert KEY in message
     assert value not in message
     assert "SECRET-IN-BACKEND" not in message
-    assert isinstance(caught.value.__cause__, KeyringLocked if fails == "get" else PasswordSetError)
+    # The backend's exception quoted a secret: nothing of it stays reachable but its type.
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert ("KeyringLocked" if fails == "get" else "PasswordSetError") in message
 
 
 def test_a_delete_failure_other_than_missing_is_a_store_error() -> None:
@@ -497,7 +500,9 @@ def test_a_delete_failure_other_than_missing_is_a_store_error() -> None:
     store.save(KEY, "v")
     with pytest.raises(StoreError, match="could not delete") as caught:
         store.delete(KEY)
-    assert isinstance(caught.value.__cause__, RuntimeError)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
+    assert "RuntimeError" in str(caught.value)
 
 
 def test_a_refused_write_names_service_key_and_error_type() -> None:
@@ -507,7 +512,8 @@ def test_a_refused_write_names_service_key_and_error_type() -> None:
         store.save(KEY, value)
     assert "CredentialTooLargeError" in str(caught.value)
     assert value not in str(caught.value)
-    assert isinstance(caught.value.__cause__, CredentialTooLargeError)
+    assert caught.value.__cause__ is None
+    assert caught.value.__context__ is None
 
 
 # --- KeyringStore: splitting long values -----------------------------------------

@@ -79,7 +79,7 @@ def clock_skew(response: httpx.Response, now: float) -> float | None:
     return now - server
 
 
-def _issuer_drift(tokens: TokenSet, claims: dict[str, Any]) -> float | None:
+def issuer_drift(tokens: TokenSet, claims: dict[str, Any]) -> float | None:
     """Seconds this machine's clock was ahead of the token issuer's when the tokens came."""
     iat = claims.get("iat")
     if tokens.obtained_at is None or isinstance(iat, bool) or not isinstance(iat, (int, float)):
@@ -139,7 +139,7 @@ def diagnose(
             "was accepted)",
             "check the authorizer's policy or the API's resource policy for this user",
         )
-    drift = _issuer_drift(tokens, claims)
+    drift = issuer_drift(tokens, claims)
     if drift is not None:
         details["issuer_clock_drift_seconds"] = round(drift)
     if skew is not None and abs(skew) > _SKEW_WORTH_MENTIONING:

@@ -17,6 +17,7 @@ reason:
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator
@@ -36,6 +37,8 @@ from keybearer.errors import (
     RequestTimeoutError,
     TransientError,
 )
+
+logger = logging.getLogger("keybearer")
 
 T = TypeVar("T")
 
@@ -211,6 +214,7 @@ def _exchanges(
     while True:
         response = yield request
         assert response is not None
+        _log_call(request, response)
         resent = 0
         while throttled(response):
             wait = policy.delay(response, resent + 1)
@@ -220,6 +224,7 @@ def _exchanges(
             resent += 1
             response = yield request
             assert response is not None
+            _log_call(request, response)
         try:
             request = flow.send(response)
         except StopIteration as stop:
@@ -230,6 +235,25 @@ def _exchanges(
             # this answer is redacted of the secrets the request carried.
             scrub(exc, request_secrets(request))
             raise
+
+
+def _log_call(request: httpx.Request, response: httpx.Response) -> None:
+    """One DEBUG line per provider call (the CLI's ``--debug``): what, where, the status.
+
+    The URL goes without its query and the cognito-idp operation comes from the
+    ``X-Amz-Target`` header: neither a header's value nor a body, so never a secret.
+    """
+    if logger.isEnabledFor(logging.DEBUG):
+        target = request.headers.get("X-Amz-Target", "")
+        operation = f" {target.rpartition('.')[2]}" if target else ""
+        url = request.url.copy_with(query=None, fragment=None)
+        logger.debug(
+            "provider call: %s %s%s -> HTTP %d",
+            request.method,
+            url,
+            operation,
+            response.status_code,
+        )
 
 
 def run_sync(flow: Flow[T], client: httpx.Client, *, retry: Retry | None = None) -> T:

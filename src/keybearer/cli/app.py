@@ -32,7 +32,7 @@ from keybearer.cli.exits import (
     CliError,
     exit_code_for,
 )
-from keybearer.cli.wording import cli_words
+from keybearer.cli.wording import cli_words, command_line
 from keybearer.errors import (
     KeybearerError,
     KeyringUnavailableError,
@@ -86,8 +86,7 @@ class State:
 
 def login_hint(name: str | None) -> str:
     """The command that signs this profile in."""
-    flag = f" --profile {name}" if name and name != "default" else ""
-    return f"keybearer login{flag}"
+    return command_line("login", name)
 
 
 def _remember(attribute: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
@@ -186,14 +185,13 @@ profile_options = selection_options(store=True)
 
 
 def _no_keyring(name: str | None) -> None:
-    flag = f" --profile {name}" if name and name != "default" else ""
     terminal.error(
         "there is no OS keyring on this machine to keep tokens in (usual on a server, in a "
         "container or in WSL)."
     )
     terminal.say(
         "Keep them in a file instead (plain text, readable only by you): "
-        f"keybearer configure{flag} --store file:tokens.json"
+        + command_line("configure", name, "--store file:tokens.json")
     )
     terminal.say(
         "For one run: --store file:PATH, or KEYBEARER_STORE=file:PATH (KEYBEARER_STORE=memory: "

@@ -12,8 +12,9 @@ import httpx
 
 from keybearer import explain
 from keybearer._config import Send
-from keybearer._diagnose import clock_skew
+from keybearer._diagnose import clock_skew, issuer_drift
 from keybearer._io.hosts import HostAllowList
+from keybearer._protocol.urls import loopback_mounts
 from keybearer._tokens import TokenSet
 from keybearer.cli import terminal
 from keybearer.cli.doctor_report import (
@@ -146,7 +147,8 @@ class ApiChecks(Checkup):
     def clock_skew(self, response: httpx.Response, tokens: TokenSet) -> None:
         """This machine's clock against the API's ``Date`` and the token issuer's ``iat``."""
         skew = clock_skew(response, self.clock())
-        drift = _issuer_drift(tokens, self.send)
+        claims = tokens.id_claims if self.send == "id" else tokens.access_claims
+        drift = issuer_drift(tokens, claims)
         if skew is None:
             self.add("clock", "skip", "the API's answer has no Date header to compare with")
             return
@@ -192,7 +194,8 @@ class ApiChecks(Checkup):
         if not tries:
             return
         refused: list[str] = []
-        with httpx.Client(timeout=timeout) as http:
+        # The probe carries tokens: a loopback API never through an environment proxy.
+        with httpx.Client(timeout=timeout, mounts=loopback_mounts([url])) as http:
             for what, header in tries:
                 try:
                     status = http.get(url, headers={"Authorization": header}).status_code
@@ -232,12 +235,3 @@ class ApiChecks(Checkup):
             f"the same GET is refused with {' and with '.join(names)} too: not a matter of "
             "which token is sent or how; see the diagnosis",
         )
-
-
-def _issuer_drift(tokens: TokenSet, send: str) -> float | None:
-    """Seconds this machine's clock was ahead of the issuer's when the tokens arrived."""
-    claims = tokens.id_claims if send == "id" else tokens.access_claims
-    iat = claims.get("iat")
-    if tokens.obtained_at is None or isinstance(iat, bool) or not isinstance(iat, (int, float)):
-        return None
-    return tokens.obtained_at - float(iat)

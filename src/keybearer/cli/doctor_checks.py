@@ -18,6 +18,7 @@ from keybearer._io.drive import run_sync
 from keybearer._jose.jwks import jwks_flow
 from keybearer._profiles import ResolvedProfile
 from keybearer._protocol import oauth
+from keybearer._protocol.urls import loopback_mounts
 from keybearer._tokens import TokenSet
 from keybearer.cli import terminal
 from keybearer.cli.doctor_api import ApiChecks
@@ -84,7 +85,10 @@ class _Doctor(ApiChecks):
     """The checks after the configuration, in order; each adds its lines to the report."""
 
     def run(self, api: str | None) -> None:
-        with httpx.Client(timeout=self.timeout) as http:
+        # Like every client keybearer builds: a loopback provider never through a proxy.
+        with httpx.Client(
+            timeout=self.timeout, mounts=loopback_mounts(self.config.provider_urls)
+        ) as http:
             verifier = self.provider(http)
             tokens = self.session()
             if tokens is None:

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from keybearer._config import CognitoConfig, OidcConfig
 from keybearer._tokens import ORIGIN_LABELS
 from keybearer.cli.exits import EXIT_API, EXIT_LOGIN_REQUIRED, EXIT_OK, EXIT_USAGE
+from keybearer.cli.wording import command_line
 from keybearer.errors import (
     BadSignatureError,
     MalformedTokenError,
@@ -181,13 +182,11 @@ def describe_profile(profile: ResolvedProfile) -> str:
 
 
 def login_hint(profile: ResolvedProfile) -> str:
-    flag = f" --profile {profile.name}" if profile.name != "default" else ""
-    return f"keybearer login{flag}"
+    return command_line("login", profile.name)
 
 
 def configure_hint(profile: ResolvedProfile, flags: str) -> str:
-    flag = f" --profile {profile.name}" if profile.name != "default" else ""
-    return f"keybearer configure{flag} {flags}"
+    return command_line("configure", profile.name, flags)
 
 
 def minutes(seconds: float) -> str:

@@ -3,12 +3,15 @@
 The library speaks to Python callers (``send='access'``, ``login_browser()``);
 a person at the terminal types ``keybearer configure --send access`` and
 ``keybearer login --browser``. Every message the command shows from the
-library goes through :func:`cli_words`.
+library goes through :func:`cli_words`; every command the command suggests
+is spelled by :func:`command_line`.
 """
 
 from __future__ import annotations
 
-__all__ = ["cli_words"]
+from keybearer._profiles.settings import DEFAULT_PROFILE
+
+__all__ = ["cli_words", "command_line"]
 
 # Longest first: a phrase is replaced before the names inside it.
 _SPELLINGS: tuple[tuple[str, str], ...] = (
@@ -40,3 +43,16 @@ def cli_words(text: str) -> str:
     for python, command in _SPELLINGS:
         text = text.replace(python, command)
     return text
+
+
+def command_line(command: str, profile: str | None, *flags: str) -> str:
+    """``keybearer <command>`` for ``profile``, then ``flags``, as a person would type it.
+
+    ``--profile`` is left out for the default profile (and for none), which
+    the command picks anyway: ``command_line("configure", "dev", "--send id")``
+    is ``"keybearer configure --profile dev --send id"``.
+    """
+    words = ["keybearer", command]
+    if profile and profile != DEFAULT_PROFILE:
+        words += ["--profile", profile]
+    return " ".join([*words, *flags])

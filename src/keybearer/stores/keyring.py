@@ -14,6 +14,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING
 
+from keybearer._chains import detached
 from keybearer._locks import private_lock_dir
 from keybearer.errors import ConfigurationError, KeyringUnavailableError, StoreError
 
@@ -253,18 +254,21 @@ class KeyringStore:
             self._remove(backend, _chunk_key(key, index))
             index += 1
 
+    @detached()
     def _get(self, backend: KeyringBackend, name: str) -> str | None:
         try:
             return backend.get_password(self._service, name)
         except Exception as exc:
-            raise self._error(backend, "read", name, exc) from exc
+            raise self._error(backend, "read", name, exc) from None
 
+    @detached()
     def _set(self, backend: KeyringBackend, name: str, text: str) -> None:
         try:
             backend.set_password(self._service, name, text)
         except Exception as exc:
-            raise self._error(backend, "write", name, exc) from exc
+            raise self._error(backend, "write", name, exc) from None
 
+    @detached()
     def _remove(self, backend: KeyringBackend, name: str) -> None:
         from keyring.errors import PasswordDeleteError  # lazy: see the module docstring
 
@@ -275,9 +279,9 @@ class KeyringStore:
             # delete is after), but also for a refusal: a cancelled KWallet
             # prompt, a keychain error. Only a read can tell them apart.
             if self._get(backend, name) is not None:
-                raise self._error(backend, "delete", name, exc) from exc
+                raise self._error(backend, "delete", name, exc) from None
         except Exception as exc:
-            raise self._error(backend, "delete", name, exc) from exc
+            raise self._error(backend, "delete", name, exc) from None
 
     def _error(self, backend: KeyringBackend, verb: str, name: str, exc: Exception) -> StoreError:
         from keyring.errors import NoKeyringError  # lazy: see the module docstring
@@ -287,7 +291,7 @@ class KeyringStore:
                 _unavailable_message(f"{_backend_name(backend)} reports no keyring")
             )
         # Only the exception's type: a backend's own message could quote what
-        # it was given or what it holds. The original stays chained as __cause__.
+        # it was given or what it holds, so the original is not chained either.
         return StoreError(
             f"keyring backend {_backend_name(backend)} could not {verb} key {name!r} "
             f"in service {self._service!r} ({type(exc).__name__})"

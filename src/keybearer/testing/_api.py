@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,12 +35,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from keybearer.testing._serving import (
-    LOOPBACK,
-    ConnectionTracking,
-    serve_in_thread,
-    stop_server,
-)
+from keybearer.testing._serving import LOOPBACK, ConnectionTracking, ServedInThread
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -84,9 +78,14 @@ class _Rejected(Exception):
     """The token is refused; the argument says why (for tests, never sent)."""
 
 
+def _unpadded_b64url(part: str) -> bytes:
+    """Decode base64url written without padding, as JOSE writes it (binascii.Error if not)."""
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
 def _b64url_decode(part: str) -> bytes:
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        return _unpadded_b64url(part)
     except (binascii.Error, ValueError) as exc:
         raise _Rejected("token is not base64url") from exc
 
@@ -104,7 +103,7 @@ def _json_object(raw: bytes, what: str) -> dict[str, Any]:
 def _b64url_uint(value: object) -> int:
     if not isinstance(value, str):
         raise ValueError("JWK number is not a string")
-    return int.from_bytes(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)), "big")
+    return int.from_bytes(_unpadded_b64url(value), "big")
 
 
 def _parse_jwks(document: object) -> dict[str, rsa.RSAPublicKey]:
@@ -164,7 +163,7 @@ def _path_matches(path: str, prefix: str) -> bool:
     return path == prefix or path.startswith(prefix.rstrip("/") + "/")
 
 
-class ProtectedApi:
+class ProtectedApi(ServedInThread):
     """An HTTP API on ``http://127.0.0.1:<free port>`` behind a Cognito authorizer.
 
     ``jwks_url`` and ``issuer`` are the pool's (for :class:`LocalCognito`,
@@ -196,6 +195,7 @@ class ProtectedApi:
         scopes: Mapping[str, Iterable[str]] | None = None,
         port: int = 0,
     ) -> None:
+        super().__init__()
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.client_ids = frozenset(client_ids)
@@ -204,54 +204,32 @@ class ProtectedApi:
         self.clock: Callable[[], float] = time.time
         self._port = port
         self._jwks = _Jwks(jwks_url)
-        self._lock = threading.Lock()
         self._initial_scopes = {path: tuple(s) for path, s in (scopes or {}).items()}
         self._scopes = dict(self._initial_scopes)
         self._revoked: set[str] = set()
         self._requests: list[ApiRequest] = []
-        self._server: _ApiServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------
 
+    _served_as = "ProtectedApi"
+
+    def _bind(self) -> _ApiServer:
+        server = _ApiServer((LOOPBACK, self._port), _Handler)
+        server.api = self
+        return server
+
     def start(self) -> Self:
         """Start serving and return ``self``."""
-        with self._lock:
-            if self._server is not None:
-                raise RuntimeError("ProtectedApi is already running")
-            server = _ApiServer((LOOPBACK, self._port), _Handler)
-            server.api = self
-            self._thread = serve_in_thread(server, "ProtectedApi")
-            self._server = server
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop the server, close its connections and join its threads. Idempotent."""
-        with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is not None and thread is not None:
-            stop_server(server, thread)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     @property
     def url(self) -> str:
         """The base URL, e.g. ``http://127.0.0.1:51235`` (no trailing slash)."""
-        server = self._server
-        if server is None:
-            raise RuntimeError("ProtectedApi is not running: call start() first")
-        host, port = cast("tuple[str, int]", server.server_address)[:2]
-        return f"http://{host}:{port}"
+        return self._address()
 
     # -- configuration and test controls ---------------------------------------
 
@@ -419,24 +397,6 @@ class _Handler(BaseHTTPRequestHandler):
         when = cast(_ApiServer, self.server).api.clock() if timestamp is None else timestamp
         return email.utils.formatdate(when, usegmt=True)
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    def do_PUT(self) -> None:
-        self._handle()
-
-    def do_PATCH(self) -> None:
-        self._handle()
-
-    def do_DELETE(self) -> None:
-        self._handle()
-
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return _read_chunked(self.rfile)
@@ -467,6 +427,10 @@ class _Handler(BaseHTTPRequestHandler):
         token_use = str(claims.get("token_use"))
         api._record(ApiRequest(self.command, path, status, token_use, None, scheme))
         self._send(status, json.dumps(payload).encode())
+
+    # BaseHTTPRequestHandler looks up do_<METHOD>; every method takes the one path
+    # above (authorize, then answer by path), as behind one API Gateway authorizer.
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
     def _respond(
         self, path: str, query: str, body: bytes, claims: Mapping[str, Any]

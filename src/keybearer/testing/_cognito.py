@@ -16,20 +16,18 @@ from __future__ import annotations
 
 import http
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 from keybearer.testing._calls import CallCounts, Failure, Failures
-from keybearer.testing._dispatch import Dispatcher, Handler, Observer
+from keybearer.testing._dispatch import Dispatcher, Handler, Observer, error_body
 from keybearer.testing._idp import operations
 from keybearer.testing._moto import make_admin_client, make_moto_server
 from keybearer.testing._oauth2 import token_endpoint
-from keybearer.testing._serving import serve_in_thread, stop_server
+from keybearer.testing._serving import ServedInThread
 from keybearer.testing._srp import AuthServer
 from keybearer.testing._state import IdpState
 
@@ -92,7 +90,7 @@ class User:
     temporary: bool = False
 
 
-class LocalCognito:
+class LocalCognito(ServedInThread):
     """moto's ``cognito-idp`` service on ``http://127.0.0.1:<free port>/``.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`::
@@ -121,12 +119,9 @@ class LocalCognito:
         ``clock`` (default :func:`time.time`) is the time tokens are issued at
         and refresh tokens expire by; see :attr:`clock`.
         """
+        super().__init__()
         self._port = port
-        self._server: socketserver.BaseServer | None = None
-        self._thread: threading.Thread | None = None
-        self._url: str | None = None
         self._admin: Any = None
-        self._lock = threading.Lock()
         self._calls = CallCounts()
         self._failures = Failures()
         self._state = IdpState(self.region, clock)
@@ -139,39 +134,23 @@ class LocalCognito:
 
     # -- lifecycle ---------------------------------------------------------------
 
+    _served_as = "LocalCognito"
+
+    def _bind(self) -> socketserver.BaseServer:
+        return make_moto_server(self._port, self._dispatcher)
+
     def start(self) -> Self:
         """Start serving and return ``self``. Safe to call once per instance."""
-        with self._lock:
-            if self._server is not None:
-                raise RuntimeError("LocalCognito is already running")
-            server = make_moto_server(self._port, self._dispatcher)
-            self._thread = serve_in_thread(server, "LocalCognito")
-            self._server = server
-            host, port = cast("tuple[str, int]", server.server_address)[:2]
-            self._url = f"http://{host}:{port}/"
-        return self
+        return super().start()
 
     def stop(self) -> None:
         """Stop the server, close its connections and join its threads. Idempotent."""
+        super().stop()
+        # The admin client talks to this server's port: the next start() may get another.
         with self._lock:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
             admin, self._admin = self._admin, None
         if admin is not None:
             admin.close()
-        if server is not None and thread is not None:
-            stop_server(server, thread)
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def running(self) -> bool:
@@ -181,9 +160,7 @@ class LocalCognito:
     @property
     def url(self) -> str:
         """The endpoint to POST ``cognito-idp`` JSON to, e.g. ``http://127.0.0.1:51234/``."""
-        if self._url is None or self._server is None:
-            raise RuntimeError("LocalCognito is not running: call start() first")
-        return self._url
+        return f"{self._address()}/"
 
     @property
     def domain_url(self) -> str:
@@ -302,7 +279,7 @@ class LocalCognito:
             raise ValueError("times must be at least 1")
         http.HTTPStatus(status)  # ValueError for a status code that does not exist
         if body is None:
-            payload = json.dumps({"__type": error_type, "message": message}).encode()
+            payload = error_body(error_type, message)
         elif isinstance(body, bytes):
             payload = body
         elif isinstance(body, str):

@@ -49,6 +49,7 @@ __all__ = [
     "Moto",
     "Observer",
     "Reply",
+    "error_body",
 ]
 
 TARGET_PREFIX = "AWSCognitoIdentityProviderService."
@@ -82,6 +83,11 @@ class Reply:
             return None
 
 
+def error_body(error_type: str | None, message: str) -> bytes:
+    """Cognito's error document, ``{"__type": ..., "message": ...}``, as bytes to send."""
+    return json.dumps({"__type": error_type, "message": message}).encode()
+
+
 class CognitoError(Exception):
     """A refusal in Cognito's wire format: ``{"__type": ..., "message": ...}``.
 
@@ -96,7 +102,7 @@ class CognitoError(Exception):
         self.status = status
 
     def reply(self) -> Reply:
-        body = json.dumps({"__type": self.error_type, "message": self.message}).encode()
+        body = error_body(self.error_type, self.message)
         return Reply(self.status, body, error_type=self.error_type)
 
 

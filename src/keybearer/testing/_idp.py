@@ -65,9 +65,7 @@ def _reissue(state: IdpState, pool: Any, client: ClientView, reply: Reply) -> Re
         table.pop(result.get(key), None)  # moto's copies: one hour, fixed scope, time.time()
     refresh_token = state.adopt_refresh_token(pool, client, result["RefreshToken"])
     record = state.live_refresh(pool, client, refresh_token)
-    tokens = state.user_tokens(
-        pool, client, record.username, origin_jti=record.origin_jti, auth_time=record.auth_time
-    )
+    tokens = state.session_tokens(pool, client, record)
     fresh = {**tokens, "RefreshToken": refresh_token}
     if "NewDeviceMetadata" in result:
         fresh["NewDeviceMetadata"] = result["NewDeviceMetadata"]
@@ -88,9 +86,7 @@ def _refresh(state: IdpState, pool: Any, client: ClientView, params: Mapping[str
     record = state.live_refresh(pool, client, params["REFRESH_TOKEN"])
     username = state.internal_username(pool, record.username)
     state.check_secret_hash(client, username, params.get("SECRET_HASH"))
-    tokens = state.user_tokens(
-        pool, client, record.username, origin_jti=record.origin_jti, auth_time=record.auth_time
-    )
+    tokens = state.session_tokens(pool, client, record)
     return Reply.json({"AuthenticationResult": tokens, "ChallengeParameters": {}})
 
 
@@ -154,19 +150,10 @@ def _get_tokens_from_refresh_token(state: IdpState) -> Handler:
         state.check_client_secret(client, document.get("ClientSecret"))
         state.require_flow(client, "REFRESH_TOKEN_AUTH")
         record = state.live_refresh(pool, client, document["RefreshToken"])
-        result = state.user_tokens(
-            pool, client, record.username, origin_jti=record.origin_jti, auth_time=record.auth_time
-        )
-        grace = client.rotation_grace
-        if grace is not None:
-            state.rotate(record, grace)
-            result["RefreshToken"] = state.new_refresh_token(
-                pool,
-                client,
-                record.username,
-                origin_jti=record.origin_jti,
-                auth_time=record.auth_time,
-            )
+        result = state.session_tokens(pool, client, record)
+        rotated = state.next_refresh_token(pool, client, record)
+        if rotated is not None:
+            result["RefreshToken"] = rotated
         return Reply.json({"AuthenticationResult": result})
 
     return handle

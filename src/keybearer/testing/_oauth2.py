@@ -87,25 +87,16 @@ def _refresh_grant(state: IdpState, pool: Any, client: ClientView, form: dict[st
         raise _OAuthError("invalid_request")
     try:
         record = state.live_refresh(pool, client, form["refresh_token"])
-        tokens = state.user_tokens(
-            pool, client, record.username, origin_jti=record.origin_jti, auth_time=record.auth_time
-        )
+        tokens = state.session_tokens(pool, client, record)
         answer = {
             "id_token": tokens["IdToken"],
             "access_token": tokens["AccessToken"],
             "token_type": "Bearer",
             "expires_in": tokens["ExpiresIn"],
         }
-        grace = client.rotation_grace
-        if grace is not None:  # only a rotating app client sends a new refresh token
-            state.rotate(record, grace)
-            answer["refresh_token"] = state.new_refresh_token(
-                pool,
-                client,
-                record.username,
-                origin_jti=record.origin_jti,
-                auth_time=record.auth_time,
-            )
+        rotated = state.next_refresh_token(pool, client, record)
+        if rotated is not None:  # only a rotating app client sends a new refresh token
+            answer["refresh_token"] = rotated
     except CognitoError as exc:
         raise _OAuthError("invalid_grant") from exc
     return _reply(answer)

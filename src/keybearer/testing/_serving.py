@@ -6,6 +6,7 @@ Stopping one with ``shutdown()`` only ends the accept loop: worker threads that
 hold an idle keep-alive connection would stay blocked in ``recv`` until the
 client hangs up. :class:`ConnectionTracking` remembers every connection and its
 worker thread so :func:`stop_server` can close the sockets and join the threads.
+:class:`ServedInThread` is the start/stop life cycle both stand-ins share.
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import contextlib
 import socket
 import socketserver
 import threading
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 #: Bind address of every stand-in. Loopback only, never a public interface.
 LOOPBACK = "127.0.0.1"
@@ -95,3 +100,63 @@ def stop_server(server: socketserver.BaseServer, thread: threading.Thread) -> No
     if isinstance(server, ConnectionTracking):
         server.close_connections()
     server.server_close()
+
+
+class ServedInThread:
+    """One server in one daemon thread: started once, stopped fully, a context manager.
+
+    The life cycle both stand-ins share. A subclass names itself in
+    ``_served_as`` (errors and the accept-loop thread say it) and builds its
+    bound server in :meth:`_bind`. ``self._lock`` guards the server and the
+    thread; a subclass may guard its own state with it too.
+    """
+
+    _served_as: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._server: socketserver.BaseServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def _bind(self) -> socketserver.BaseServer:
+        """The server, bound to its port but not serving yet (called under the lock)."""
+        raise NotImplementedError
+
+    # The subclasses restate start() and stop() with their own docstrings, because
+    # the reference docs show no inherited member.
+    def start(self) -> Self:
+        """Start serving and return ``self``; RuntimeError if it is already running."""
+        with self._lock:
+            if self._server is not None:
+                raise RuntimeError(f"{self._served_as} is already running")
+            server = self._bind()
+            self._thread = serve_in_thread(server, self._served_as)
+            self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Stop the server, close its connections and join its threads. Idempotent."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is not None and thread is not None:
+            stop_server(server, thread)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _address(self) -> str:
+        """``http://<host>:<port>`` of the running server (no trailing slash)."""
+        server = self._server
+        if server is None:
+            raise RuntimeError(f"{self._served_as} is not running: call start() first")
+        host, port = cast("tuple[str, int]", server.server_address)[:2]
+        return f"http://{host}:{port}"

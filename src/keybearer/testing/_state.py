@@ -395,6 +395,40 @@ class IdpState:
             raise CognitoError("NotAuthorizedException", "User is disabled.")
         return record
 
+    def session_tokens(
+        self, pool: Any, client: ClientView, record: RefreshRecord
+    ) -> dict[str, Any]:
+        """New access and ID tokens of the sign-in ``record`` belongs to, as AuthenticationResult.
+
+        They keep the sign-in's ``origin_jti`` (revoking its refresh token kills
+        them) and ``auth_time``, as Cognito's refreshed tokens do.
+        """
+        return self.user_tokens(
+            pool, client, record.username, origin_jti=record.origin_jti, auth_time=record.auth_time
+        )
+
+    def next_refresh_token(
+        self, pool: Any, client: ClientView, record: RefreshRecord
+    ) -> str | None:
+        """The refresh token replacing ``record``'s where ``client`` rotates them, else ``None``.
+
+        ``record`` is marked rotated (usable for the client's grace period, then
+        refused with ``RefreshTokenReuseException``); the new one continues the
+        same sign-in. Both refresh endpoints (cognito-idp and ``/oauth2/token``)
+        rotate through here, so they cannot drift apart.
+        """
+        grace = client.rotation_grace
+        if grace is None:
+            return None
+        self.rotate(record, grace)
+        return self.new_refresh_token(
+            pool,
+            client,
+            record.username,
+            origin_jti=record.origin_jti,
+            auth_time=record.auth_time,
+        )
+
     def rotate(self, record: RefreshRecord, grace: int) -> None:
         """Mark ``record`` rotated now, or refuse it if its grace period is over."""
         now = self.clock()
