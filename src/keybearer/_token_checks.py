@@ -9,6 +9,8 @@ check, never on the path that only sends a fresh cached token.
 
 from __future__ import annotations
 
+import asyncio
+import importlib
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
@@ -116,9 +118,19 @@ class TokenChecks:
         verifier, rules = self._drivers.run_sync(self._setup())
         run(verifier, rules, self._receipt(tokens, nonce, rules))
 
+    async def _aload(self) -> None:
+        """Import authlib's and joserfc's modules in a worker thread, once.
+
+        Their first import takes ~150 ms of CPU (authlib.oidc.core brings its
+        server classes); on the event loop that would stall every other task.
+        """
+        if self._made is None:
+            await asyncio.to_thread(_import_checkers)
+
     async def areceived(self, tokens: TokenSet, nonce: str | None) -> None:
         """Async :meth:`received`."""
-        from keybearer._jose.id_token import arun  # loaded by _setup already
+        await self._aload()
+        from keybearer._jose.id_token import arun  # loaded by _aload already
 
         verifier, rules = await self._drivers.run_async(self._setup())
         await arun(verifier, rules, self._receipt(tokens, nonce, rules))
@@ -132,7 +144,14 @@ class TokenChecks:
 
     async def arefreshed(self, before: TokenSet, after: TokenSet) -> None:
         """Async :meth:`refreshed`."""
-        from keybearer._jose.id_token import arun  # loaded by _setup already
+        await self._aload()
+        from keybearer._jose.id_token import arun  # loaded by _aload already
 
         verifier, rules = await self._drivers.run_async(self._setup())
         await arun(verifier, rules, self._refresh(before, after, rules))
+
+
+def _import_checkers() -> None:
+    # The modules the checks need, loaded off the event loop by TokenChecks._aload.
+    for name in ("keybearer._jose.id_token", "keybearer._jose.verifier", "keybearer._jose.jws"):
+        importlib.import_module(name)
