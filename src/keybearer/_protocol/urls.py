@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from urllib.request import getproxies
 
 import httpx
 
@@ -71,6 +72,9 @@ def loopback_mounts(destinations: Iterable[str] = ()) -> dict[str, None]:
     exactly, so besides ``localhost``, ``127.0.0.1`` and ``::1`` every loopback
     host among ``destinations`` (URLs or bare hosts) gets its own.
     """
+    if not _environment_names_a_proxy():
+        # Nothing to route around, and every mount costs httpx a pattern match per request.
+        return {}
     hosts = set(_LOOPBACK)
     for destination in destinations:
         try:
@@ -80,3 +84,12 @@ def loopback_mounts(destinations: Iterable[str] = ()) -> dict[str, None]:
         if host and is_loopback_host(host):
             hosts.add(host)
     return {f"all://[{host}]" if ":" in host else f"all://{host}": None for host in sorted(hosts)}
+
+
+def _environment_names_a_proxy() -> bool:
+    """Whether httpx (``trust_env``) would route some request through a proxy now.
+
+    httpx reads the same variables through ``urllib.request.getproxies`` when a
+    client is built, which is also when :func:`loopback_mounts` is called.
+    """
+    return any(scheme in ("http", "https", "all") for scheme in getproxies())
