@@ -15,7 +15,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,6 +79,58 @@ HOLDER = textwrap.dedent(
 )
 
 
+# A worker that runs in steps on a fake clock the test moves. For step k it waits
+# for the file step<k> (the clock offset, written by the test), sets its clock
+# to time.time() + that offset, runs every thread's share of the step, joins
+# them, and reports done<k>.<pid>. The test moves the clock only while every
+# worker is paused between steps, so each request of a step sees the same clock
+# and how the threads interleave cannot change which steps need a new token.
+STEPPER = textwrap.dedent(
+    """
+    import json, os, sys, threading, time
+    from pathlib import Path
+    import keybearer
+
+    steps = Path(os.environ["STEP_DIR"])
+    per_step = [int(n) for n in os.environ["PER_STEP"].split(",")]
+    offset = [0.0]
+    client = keybearer.OAuthClient.oidc(
+        os.environ["ISSUER"],
+        os.environ["CLIENT_ID"],  # the secret comes from KEYBEARER_CLIENT_SECRET
+        grant="client_credentials",
+        scopes=[os.environ["SCOPE"]],
+        store=keybearer.RedisStore(url=os.environ["REDIS_URL"], lease=float(os.environ["LEASE"]),
+                                   timeout=0.5),
+        clock=lambda: time.time() + offset[0],
+    )
+    statuses = []
+    def work(count):
+        with client.http(base_url=os.environ["API_URL"], timeout=30) as http:
+            for _ in range(count):
+                try:
+                    statuses.append(http.get("/pets").status_code)
+                except Exception as exc:  # counted as a failed request
+                    statuses.append(type(exc).__name__)
+    for step, count in enumerate(per_step):
+        gate = steps / f"step{step}"
+        deadline = time.monotonic() + 120
+        while not gate.exists():
+            if time.monotonic() > deadline:
+                sys.exit(f"step {step} never opened")
+            time.sleep(0.005)
+        offset[0] = float(gate.read_text())
+        threads = [threading.Thread(target=work, args=(count,))
+                   for _ in range(int(os.environ["THREADS"]))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        (steps / f"done{step}.{os.getpid()}").touch()
+    print(json.dumps(statuses))
+    """
+)
+
+
 class Fleet:
     def __init__(self, oidc: OidcPeer, redis: RedisServer, api: ProtectedApi, tmp: Path) -> None:
         self.oidc = oidc
@@ -132,6 +184,65 @@ class Fleet:
             assert worker.returncode == 0, err
             outcomes.update(json.loads(out))
         return outcomes
+
+    def run_steps(
+        self, offsets: list[float], per_step: list[int], before: Callable[[int], None]
+    ) -> tuple[collections.Counter[object], list[int]]:
+        """Run the stepping workers through one step per offset.
+
+        ``before(k)`` runs while every worker is paused ahead of step k. Returns
+        every request's outcome and the token requests the peer counted in each step.
+        """
+        self.runs += 1
+        steps = self.tmp / f"steps{self.runs}"
+        steps.mkdir()
+        environ = {
+            **self.env,
+            "STEP_DIR": str(steps),
+            "PER_STEP": ",".join(map(str, per_step)),
+        }
+        # stderr to files: the test reads no pipe until the end, so a chatty
+        # worker must not be able to fill one and stall.
+        logs = [steps / f"stderr{n}" for n in range(PROCESSES)]
+        workers = []
+        for log in logs:
+            with log.open("w") as stderr:  # the child keeps its own copy of the descriptor
+                workers.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", STEPPER],
+                        env=environ,
+                        stdout=subprocess.PIPE,
+                        stderr=stderr,
+                        text=True,
+                    )
+                )
+        per_step_issued: list[int] = []
+        try:
+            for step, offset in enumerate(offsets):
+                before(step)
+                start = issued(self.oidc)
+                gate = steps / f"step{step}"
+                (steps / "next").write_text(repr(offset))
+                (steps / "next").rename(gate)  # whole, so no worker reads it half written
+                deadline = time.monotonic() + 120
+                while len(list(steps.glob(f"done{step}.*"))) < PROCESSES:
+                    for worker, log in zip(workers, logs, strict=True):
+                        if worker.poll() is not None:
+                            pytest.fail(f"a worker exited in step {step}: {log.read_text()}")
+                    assert time.monotonic() < deadline, f"step {step} did not finish"
+                    time.sleep(0.01)
+                per_step_issued.append(issued(self.oidc) - start)
+            outcomes: collections.Counter[object] = collections.Counter()
+            for worker, log in zip(workers, logs, strict=True):
+                out, _ = worker.communicate(timeout=60)
+                assert worker.returncode == 0, log.read_text()
+                outcomes.update(json.loads(out))
+            return outcomes, per_step_issued
+        finally:
+            for worker in workers:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.communicate()
 
 
 @pytest.fixture
@@ -195,3 +306,44 @@ def test_redis_down_costs_a_token_per_process_and_sharing_resumes(fleet: Fleet) 
     fleet.oidc.reset_counts()
     assert fleet.run(offset=0, **SMALL) == SMALL_OK
     assert issued(fleet.oidc) == 1
+
+
+# Tokens that live 600 s are renewed 120 s before they expire (the default
+# refresh_ahead), 480 s on the clock that obtained them; each step moves the
+# fleet's clock 500 s on, past that point, and a step lasts far less than
+# 480 s of real time. So every step after the first crosses exactly one
+# renewal point, whatever the scheduling.
+TTL = 600
+STEP = 500.0
+STEPS = 5
+
+
+def test_a_fleet_renews_once_per_expiry_during_the_run(fleet: Fleet) -> None:
+    fleet.oidc.configure(access_token_ttl=TTL)
+    offsets = [STEP * k for k in range(STEPS)]
+    per_step = [REQUESTS // STEPS] * STEPS  # 25 requests per thread over the run
+    outcomes, tokens = fleet.run_steps(offsets, per_step, before=lambda step: None)
+    assert outcomes == ALL_OK
+    # One token to start with, then one per renewal point the clock crossed:
+    # the peer counts exactly one token request per step.
+    assert tokens == [1] * STEPS
+    assert issued(fleet.oidc) == STEPS
+
+
+def test_redis_stopped_mid_run_fails_no_request_and_sharing_resumes(fleet: Fleet) -> None:
+    fleet.oidc.configure(access_token_ttl=TTL)
+
+    def between(step: int) -> None:
+        if step == 1:  # the fleet holds a shared token and its Redis connections
+            fleet.redis.stop()
+        elif step == 2:  # Redis comes back empty (no persistence), on the same port
+            fleet.redis.start()
+
+    try:
+        outcomes, tokens = fleet.run_steps([0.0, STEP, 2 * STEP], [2, 5, 2], before=between)
+    finally:
+        if fleet.redis.process is None:
+            fleet.redis.start()  # leave the session's Redis running
+    assert outcomes == collections.Counter({200: PROCESSES * THREADS * 9})
+    # Shared, then each process on its own while Redis is down, then shared again.
+    assert tokens == [1, PROCESSES, 1]
