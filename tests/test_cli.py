@@ -27,10 +27,9 @@ import pytest
 from click.testing import CliRunner, Result
 from pydantic import SecretStr
 
-from keybearer import cli
+from keybearer import TotpSetup, cli
 from keybearer._challenges import MfaSetup, NewPasswordRequired, SelectMfaType, SmsMfa
 from keybearer._profiles import read_config
-from keybearer._protocol.cognito_password import TotpSetup
 from keybearer.cli import challenges, main, terminal, wording
 from keybearer.errors import (
     ConfigurationError,

@@ -57,7 +57,7 @@ _LAZY = {
     "SmsMfa": "._challenges",
     "SmsOtp": "._challenges",
     "SoftwareTokenMfa": "._challenges",
-    "TotpSetup": "keybearer._protocol.cognito_password",
+    "TotpSetup": "keybearer._challenges",
     "Diagnosis": "._diagnose",
     "TokenStore": ".stores._base",
     "MemoryStore": ".stores.memory",
@@ -80,10 +80,10 @@ if TYPE_CHECKING:
         SmsMfa,
         SmsOtp,
         SoftwareTokenMfa,
+        TotpSetup,
     )
     from keybearer._client import OAuthClient
     from keybearer._diagnose import Diagnosis
-    from keybearer._protocol.cognito_password import TotpSetup
     from keybearer._tokens import TokenSet
     from keybearer.stores._base import TokenStore
     from keybearer.stores.file import FileStore

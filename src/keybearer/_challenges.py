@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from pydantic import SecretStr
 
@@ -300,3 +301,28 @@ def challenge_from_response(body: Mapping[str, Any], *, username: str) -> Challe
     if cls is MfaSetup:
         return MfaSetup(**common, options=_json_list(raw_parameters.get("MFAS_CAN_SETUP")))
     return cls(**common)
+
+
+@dataclass(frozen=True, repr=False)
+class TotpSetup:
+    """An authenticator-app secret being set up to answer an MFA_SETUP challenge.
+
+    Show ``secret`` (or ``uri()`` as a QR code) to the user, then answer with
+    ``client.respond(setup, code=...)``.
+    """
+
+    challenge: MfaSetup
+    secret: SecretStr
+    session: SecretStr
+
+    def uri(self, issuer: str = "keybearer") -> str:
+        """An ``otpauth://`` URI for authenticator apps. It contains the secret."""
+        label = quote(f"{issuer}:{self.challenge.username}")
+        return (
+            f"otpauth://totp/{label}?secret={self.secret.get_secret_value()}&issuer={quote(issuer)}"
+        )
+
+    def __repr__(self) -> str:
+        return f"TotpSetup(username={self.challenge.username!r})"
+
+    __str__ = __repr__

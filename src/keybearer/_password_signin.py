@@ -13,14 +13,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from keybearer._challenges import Challenge, MfaSetup, _Answers
+from keybearer._challenges import Challenge, MfaSetup, TotpSetup, _Answers
 from keybearer._client_base import ClientBase
 from keybearer._config import CognitoConfig
 from keybearer._protocol import Flow
 from keybearer._protocol import cognito_password as password_flows
 from keybearer._protocol.cognito_device import DeviceGoneError
 from keybearer._protocol.cognito_device import forget as forget_device_flow
-from keybearer._protocol.cognito_password import Step, TotpSetup
+from keybearer._protocol.cognito_password import Step
 from keybearer._remembered import Remembered
 from keybearer._tokens import TokenSet
 from keybearer.errors import ChallengeAnswerError, KeybearerError

@@ -7,7 +7,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
@@ -17,6 +16,7 @@ from keybearer._challenges import (
     Challenge,
     MfaSetup,
     SelectChallenge,
+    TotpSetup,
     _Answers,
 )
 from keybearer._devices import DeviceSecret
@@ -366,31 +366,6 @@ def respond(
         )
         data = parse(response, Purpose.LOGIN)
     return (yield from _settle(config, data, login_name, device, clock))
-
-
-@dataclass(frozen=True, repr=False)
-class TotpSetup:
-    """An authenticator-app secret being set up to answer an MFA_SETUP challenge.
-
-    Show ``secret`` (or ``uri()`` as a QR code) to the user, then answer with
-    ``client.respond(setup, code=...)``.
-    """
-
-    challenge: MfaSetup
-    secret: SecretStr
-    session: SecretStr
-
-    def uri(self, issuer: str = "keybearer") -> str:
-        """An ``otpauth://`` URI for authenticator apps. It contains the secret."""
-        label = quote(f"{issuer}:{self.challenge.username}")
-        return (
-            f"otpauth://totp/{label}?secret={self.secret.get_secret_value()}&issuer={quote(issuer)}"
-        )
-
-    def __repr__(self) -> str:
-        return f"TotpSetup(username={self.challenge.username!r})"
-
-    __str__ = __repr__
 
 
 def begin_totp_setup(config: CognitoAppClient, challenge: MfaSetup) -> Flow[TotpSetup]:
