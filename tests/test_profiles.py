@@ -399,8 +399,6 @@ def test_the_secret_from_the_environment_wins(
 
 
 def test_oauthclient_from_profile_is_client_from_profile(config: Path) -> None:
-    if not hasattr(keybearer.OAuthClient, "from_profile"):
-        pytest.skip("OAuthClient.from_profile is not wired to client_from_profile yet")
     store = keybearer.MemoryStore()
     made = keybearer.OAuthClient.from_profile("dev", config_path=config, store=store, environ={})
     expected = client_from_profile("dev", config_path=config, store=store, environ={})
